@@ -1,0 +1,80 @@
+"""PostgreSQL: the asyncpg pool and per-service plain-SQL migrations.
+
+Each service owns one schema and keeps its migrations as ordered `NNN_name.sql`
+files. They run under a transaction-scoped advisory lock, so replicas starting
+at the same moment apply each file exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger("attache.db")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # jsonb in and out as Python objects rather than strings.
+    await conn.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
+    )
+    await conn.set_type_codec(
+        "json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
+    )
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        command_timeout=60,
+    )
+
+
+def read_migrations(directory: Path) -> list[tuple[str, str]]:
+    """(file name, SQL) of every `*.sql` file, in name order."""
+    return [(p.name, p.read_text()) for p in sorted(directory.glob("*.sql"))]
+
+
+async def apply_migrations(
+    conn: asyncpg.Connection, schema: str, migrations: list[tuple[str, str]]
+) -> list[str]:
+    """Apply the not-yet-applied migrations in order."""
+    applied_now: list[str] = []
+    async with conn.transaction():
+        # Serialises concurrent migrators of the same schema until commit.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations ('
+            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {
+            r["version"]
+            for r in await conn.fetch(f'SELECT version FROM "{schema}".schema_migrations')
+        }
+        for name, sql in migrations:
+            if name in done:
+                continue
+            await conn.execute(sql)
+            await conn.execute(
+                f'INSERT INTO "{schema}".schema_migrations (version) VALUES ($1)', name
+            )
+            applied_now.append(name)
+    if applied_now:
+        log.info("migrations_applied", schema=schema, versions=applied_now)
+    return applied_now
+
+
+async def migrate(dsn: str, schema: str, directory: Path) -> list[str]:
+    migrations = read_migrations(directory)
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await apply_migrations(conn, schema, migrations)
+    finally:
+        await conn.close()

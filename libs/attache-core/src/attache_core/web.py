@@ -1,0 +1,195 @@
+"""aiohttp building blocks every HTTP service shares.
+
+- `error_middleware`: the one place exceptions become responses. Domain errors
+  map to their status and the documented body; anything unexpected is logged
+  once with its traceback and becomes a 500 that leaks nothing.
+- request ids, access metrics, /health, /ready and /metrics.
+- `parse_body` / `parse_query`: pydantic validation with 400s that name each field.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import BaseModel, ValidationError
+
+from attache_core.errors import AttacheError, InvalidInput, PayloadTooLarge
+
+log = structlog.get_logger("attache.web")
+
+Model = TypeVar("Model", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ReadinessCheck = Callable[[], Awaitable[None]]
+# Renders an AttacheError for a route family whose documented error shape differs.
+ErrorRenderer = Callable[[AttacheError], web.Response]
+
+REQUEST_ID_HEADER = "X-Request-ID"
+METRICS_REGISTRY_KEY = web.AppKey("metrics_registry", CollectorRegistry)
+READINESS_CHECKS_KEY = web.AppKey("readiness_checks", dict)
+ERROR_RENDERERS_KEY = web.AppKey("error_renderers", list)
+
+JSON_CONTENT_TYPE = "application/json"
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    if isinstance(body, BaseModel):
+        text = body.model_dump_json(by_alias=True)
+    else:
+        import json
+
+        text = json.dumps(body, default=str, separators=(",", ":"))
+    return web.Response(text=text, status=status, content_type=JSON_CONTENT_TYPE, headers=headers)
+
+
+def render_error(err: AttacheError) -> web.Response:
+    """The platform's error body: {"error": message, "code": ..., "details"?: {...}}."""
+    body: dict[str, Any] = {"error": err.message, "code": err.code}
+    if err.details:
+        body["details"] = err.details
+    headers = {}
+    retry_after = getattr(err, "retry_after", None)
+    if retry_after is not None:
+        body["retryAfter"] = retry_after
+        headers["Retry-After"] = str(retry_after)
+    return json_response(body, status=err.status, headers=headers)
+
+
+def _renderer_for(request: web.Request) -> ErrorRenderer:
+    for prefix, renderer in request.app.get(ERROR_RENDERERS_KEY, []):
+        if request.path.startswith(prefix):
+            return renderer
+    return render_error
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+    if len(request_id) > 100 or not request_id.isascii():
+        request_id = uuid.uuid4().hex
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = await handler(request)
+    except AttacheError as err:
+        response = _renderer_for(request)(err)
+    except web.HTTPRequestEntityTooLarge:
+        response = _renderer_for(request)(PayloadTooLarge("Request body too large"))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        # aiohttp's own 404/405 for unknown routes and methods, in our shape.
+        err = AttacheError(exc.reason)
+        err.status, err.code = exc.status, exc.reason.lower().replace(" ", "_")
+        response = _renderer_for(request)(err)
+    except Exception:
+        log.exception("unhandled_error", method=request.method, path=request.path)
+        err = AttacheError("Internal server error")
+        response = _renderer_for(request)(err)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+def metrics_middleware(registry: CollectorRegistry) -> Callable:
+    requests = Counter(
+        "http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
+    )
+    latency = Histogram(
+        "http_request_duration_seconds",
+        "HTTP request latency",
+        ["method", "route"],
+        registry=registry,
+    )
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        finally:
+            requests.labels(request.method, route, str(status)).inc()
+            latency.labels(request.method, route).observe(time.perf_counter() - started)
+
+    return middleware
+
+
+async def _health(_request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def _ready(request: web.Request) -> web.Response:
+    checks: dict[str, ReadinessCheck] = request.app[READINESS_CHECKS_KEY]
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await check()
+            results[name] = "ok"
+        except Exception as exc:  # readiness reports, it never raises
+            results[name] = f"unavailable: {type(exc).__name__}"
+    ok = all(v == "ok" for v in results.values())
+    return json_response(
+        {"status": "ok" if ok else "unavailable", "checks": results}, status=200 if ok else 503
+    )
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS_REGISTRY_KEY])
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
+
+
+def create_base_app(*, client_max_size: int = 1024 * 1024) -> web.Application:
+    """An application with the shared middlewares and operational endpoints."""
+    registry = CollectorRegistry()
+    app = web.Application(
+        middlewares=[error_middleware, metrics_middleware(registry)],
+        client_max_size=client_max_size,
+    )
+    app[METRICS_REGISTRY_KEY] = registry
+    app[READINESS_CHECKS_KEY] = {}
+    app[ERROR_RENDERERS_KEY] = []
+    app.router.add_get("/health", _health)
+    app.router.add_get("/ready", _ready)
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    details: dict[str, str] = {}
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "body"
+        details.setdefault(field, error["msg"])
+    return details
+
+
+async def parse_body(request: web.Request, model: type[Model]) -> Model:
+    if request.content_type != JSON_CONTENT_TYPE:
+        raise InvalidInput("Expected a JSON body (Content-Type: application/json)")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge("Request body too large") from exc
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise InvalidInput("Malformed JSON body") from exc
+        raise InvalidInput("Invalid parameters", details=_field_errors(exc)) from exc
+
+
+def parse_query(request: web.Request, model: type[Model]) -> Model:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise InvalidInput("Invalid parameters", details=_field_errors(exc)) from exc

@@ -1,0 +1,196 @@
+"""Plain SQL for the catalog schema. Functions take a connection; callers own the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+from attache_core.events import RawEvent
+
+CUSTOMER_COLUMNS = "id, org_id, full_name, email, phone, created_at"
+ATTACHMENT_COLUMNS = (
+    "id, org_id, customer_id, bucket, object_key, filename, content_type, size_bytes,"
+    " uploaded_by, etag, checksum_sha256, detected_mime_type, text_length, ai_status, ai_error,"
+    " ai_processed, ai_processed_at, ai_model_version, created_at, updated_at"
+)
+
+
+async def add_outbox(conn: asyncpg.Connection, event: RawEvent) -> None:
+    await conn.execute(
+        "INSERT INTO catalog.outbox (event_id, event_type, envelope) VALUES ($1, $2, $3)",
+        uuid.UUID(event.id),
+        event.type,
+        event.model_dump(mode="json"),
+    )
+
+
+async def insert_customer(
+    conn: asyncpg.Connection, *, org_id: str, full_name: str, email: str, phone: str | None
+) -> asyncpg.Record | None:
+    """None when the organisation already has a customer with that email."""
+    return await conn.fetchrow(
+        f"""INSERT INTO catalog.customers (id, org_id, full_name, email, phone)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (org_id, lower(email)) DO NOTHING
+            RETURNING {CUSTOMER_COLUMNS}""",
+        uuid.uuid4(),
+        org_id,
+        full_name,
+        email,
+        phone,
+    )
+
+
+async def get_customer(
+    conn: asyncpg.Connection, org_id: str, customer_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {CUSTOMER_COLUMNS} FROM catalog.customers WHERE org_id = $1 AND id = $2",
+        org_id,
+        customer_id,
+    )
+
+
+async def list_customers(
+    conn: asyncpg.Connection,
+    org_id: str,
+    *,
+    search: str | None,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[asyncpg.Record]:
+    pattern = None
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+    return await conn.fetch(
+        f"""SELECT {CUSTOMER_COLUMNS} FROM catalog.customers
+            WHERE org_id = $1
+              AND ($2::text IS NULL OR full_name ILIKE $2 OR email ILIKE $2)
+              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+            ORDER BY created_at DESC, id DESC
+            LIMIT $5""",
+        org_id,
+        pattern,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+
+
+async def insert_attachment(
+    conn: asyncpg.Connection, *, org_id: str, uploaded_by: str, reg: dict
+) -> asyncpg.Record | None:
+    """None when an attachment with this id already exists (a repeated confirm)."""
+    return await conn.fetchrow(
+        f"""INSERT INTO catalog.attachments
+              (id, org_id, customer_id, bucket, object_key, filename, content_type, size_bytes,
+               uploaded_by, etag, checksum_sha256, detected_mime_type)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            ON CONFLICT DO NOTHING
+            RETURNING {ATTACHMENT_COLUMNS}""",
+        reg["id"],
+        org_id,
+        reg["customer_id"],
+        reg["bucket"],
+        reg["object_key"],
+        reg["filename"],
+        reg["content_type"],
+        reg["size_bytes"],
+        uploaded_by,
+        reg["etag"],
+        reg["checksum_sha256"],
+        reg["detected_mime_type"],
+    )
+
+
+async def get_attachment(
+    conn: asyncpg.Connection, org_id: str, attachment_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {ATTACHMENT_COLUMNS} FROM catalog.attachments WHERE org_id = $1 AND id = $2",
+        org_id,
+        attachment_id,
+    )
+
+
+async def list_customer_attachments(
+    conn: asyncpg.Connection,
+    org_id: str,
+    customer_id: uuid.UUID,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {ATTACHMENT_COLUMNS} FROM catalog.attachments
+            WHERE org_id = $1 AND customer_id = $2
+              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+            ORDER BY created_at DESC, id DESC
+            LIMIT $5""",
+        org_id,
+        customer_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+
+
+async def record_enrichment(
+    conn: asyncpg.Connection,
+    *,
+    org_id: str,
+    attachment_id: uuid.UUID,
+    status: str,
+    detected_mime_type: str | None,
+    sha256: str | None,
+    text_length: int | None,
+    error: str | None,
+    model_version: str,
+    processed_at: datetime,
+) -> bool:
+    result = await conn.execute(
+        """UPDATE catalog.attachments
+           SET ai_status = $3,
+               ai_processed = ($3 = 'processed'),
+               ai_processed_at = $9,
+               ai_error = $7,
+               ai_model_version = $8,
+               detected_mime_type = COALESCE($4, detected_mime_type),
+               checksum_sha256 = COALESCE(checksum_sha256, $5),
+               text_length = $6,
+               updated_at = now()
+           WHERE org_id = $1 AND id = $2""",
+        org_id,
+        attachment_id,
+        status,
+        detected_mime_type,
+        sha256,
+        text_length,
+        error,
+        model_version,
+        processed_at,
+    )
+    return result != "UPDATE 0"
+
+
+# ---- outbox relay ---------------------------------------------------------------------
+
+
+async def lock_unpublished(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Rows no other relay holds; call inside the transaction that marks them published."""
+    return await conn.fetch(
+        """SELECT id, envelope FROM catalog.outbox
+           WHERE published_at IS NULL
+           ORDER BY id
+           LIMIT $1
+           FOR UPDATE SKIP LOCKED""",
+        limit,
+    )
+
+
+async def mark_published(conn: asyncpg.Connection, ids: list[int]) -> None:
+    await conn.execute(
+        "UPDATE catalog.outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids
+    )

@@ -1,0 +1,101 @@
+"""Composition root of the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from attache_core import messaging
+from attache_core.auth import TokenVerifier
+from attache_core.db import create_pool, migrate
+from attache_core.s3 import open_blob_store
+from attache_core.web import READINESS_CHECKS_KEY, create_base_app
+
+from attache_gateway.catalog_client import CatalogClient
+from attache_gateway.keys import BLOBS, CATALOG, POOL, SETTINGS, VERIFIER
+from attache_gateway.routes import api, openapi_document
+from attache_gateway.settings import GatewaySettings
+from attache_gateway.sweeper import run_sweeper
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    await migrate(settings.database_url, "gateway", MIGRATIONS)
+    pool = await create_pool(
+        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
+    app[POOL] = pool
+
+    async def check() -> None:
+        await pool.fetchval("SELECT 1")
+
+    app[READINESS_CHECKS_KEY]["postgres"] = check
+    yield
+    await pool.close()
+
+
+async def _object_store(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with open_blob_store(settings) as blobs:
+        await blobs.ensure_bucket(settings.s3_bucket)
+        app[BLOBS] = blobs
+
+        async def check() -> None:
+            await blobs.client.head_bucket(Bucket=settings.s3_bucket)
+
+        app[READINESS_CHECKS_KEY]["s3"] = check
+        yield
+
+
+async def _broker_check(app: web.Application) -> AsyncIterator[None]:
+    # The gateway publishes nothing itself (the catalog's outbox does); readiness still
+    # reports the broker, since uploads are useless to the platform without it.
+    url = app[SETTINGS].amqp_url.get_secret_value()
+
+    async def check() -> None:
+        connection = await messaging.connect(url)
+        await connection.close()
+
+    app[READINESS_CHECKS_KEY]["rabbitmq"] = check
+    yield
+
+
+async def _catalog_client(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    timeout = aiohttp.ClientTimeout(total=30, connect=5)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        app[CATALOG] = CatalogClient(
+            session,
+            settings.catalog_url,
+            settings.internal_secret.get_secret_value(),
+            customer_cache_seconds=settings.customer_cache_seconds,
+        )
+        yield
+
+
+async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(
+        run_sweeper(app[POOL], app[BLOBS], app[SETTINGS].sweep_interval_seconds), name="sweeper"
+    )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def create_app(settings: GatewaySettings, *, background: bool = True) -> web.Application:
+    app = create_base_app()
+    app[SETTINGS] = settings
+    app[VERIFIER] = TokenVerifier(settings)
+    app.cleanup_ctx.extend([_database, _object_store, _broker_check, _catalog_client])
+    if background:
+        app.cleanup_ctx.append(_sweeper)
+    api.add_routes(app)
+    app.router.add_get("/openapi.json", openapi_document)
+    return app

@@ -1,0 +1,102 @@
+"""Plain SQL for the gateway schema."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+SESSION_COLUMNS = (
+    "id, org_id, customer_id, created_by, bucket, object_key, filename, content_type,"
+    " declared_size, checksum_sha256, content_md5, status, reject_reason, attachment_id, etag,"
+    " detected_mime_type,"
+    " created_at, expires_at"
+)
+
+
+async def insert_session(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    session_id: uuid.UUID,
+    org_id: str,
+    customer_id: uuid.UUID,
+    created_by: str,
+    bucket: str,
+    object_key: str,
+    filename: str,
+    content_type: str,
+    declared_size: int,
+    checksum_sha256: str | None,
+    content_md5: str | None,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO gateway.upload_sessions
+             (id, org_id, customer_id, created_by, bucket, object_key, filename, content_type,
+              declared_size, checksum_sha256, content_md5, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
+        session_id,
+        org_id,
+        customer_id,
+        created_by,
+        bucket,
+        object_key,
+        filename,
+        content_type,
+        declared_size,
+        checksum_sha256,
+        content_md5,
+        expires_at,
+    )
+
+
+async def get_session_for_update(
+    conn: asyncpg.Connection, org_id: str, bucket: str, object_key: str
+) -> asyncpg.Record | None:
+    """Locks the session: two concurrent confirms of one key run one after the other."""
+    return await conn.fetchrow(
+        f"""SELECT {SESSION_COLUMNS} FROM gateway.upload_sessions
+            WHERE org_id = $1 AND bucket = $2 AND object_key = $3
+            FOR UPDATE""",
+        org_id,
+        bucket,
+        object_key,
+    )
+
+
+async def mark_confirmed(
+    conn: asyncpg.Connection, session_id: uuid.UUID, *, etag: str | None, detected_mime_type: str
+) -> None:
+    await conn.execute(
+        """UPDATE gateway.upload_sessions
+           SET status = 'confirmed', attachment_id = id, etag = $2, detected_mime_type = $3
+           WHERE id = $1""",
+        session_id,
+        etag,
+        detected_mime_type,
+    )
+
+
+async def mark_rejected(conn: asyncpg.Connection, session_id: uuid.UUID, reason: str) -> None:
+    await conn.execute(
+        "UPDATE gateway.upload_sessions SET status = 'rejected', reject_reason = $2 WHERE id = $1",
+        session_id,
+        reason,
+    )
+
+
+async def lock_expired_sessions(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Pending sessions past expiry that no other sweeper holds."""
+    return await conn.fetch(
+        """SELECT id, bucket, object_key FROM gateway.upload_sessions
+           WHERE status = 'pending' AND expires_at < now()
+           ORDER BY expires_at
+           LIMIT $1
+           FOR UPDATE SKIP LOCKED""",
+        limit,
+    )
+
+
+async def delete_sessions(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> None:
+    await conn.execute("DELETE FROM gateway.upload_sessions WHERE id = ANY($1::uuid[])", ids)

@@ -1,0 +1,139 @@
+"""The gateway's HTTP API: the only entry for clients."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+from attache_core.auth import Principal
+from attache_core.errors import NotFound
+from attache_core.openapi import ApiSpec
+from attache_core.web import json_response, parse_body
+
+from attache_gateway import uploads
+from attache_gateway.domain import Attachment, ConfirmRequest, PresignRequest, PresignResponse
+from attache_gateway.keys import BLOBS, CATALOG, POOL, SETTINGS, VERIFIER
+from attache_gateway.proxied import (
+    AttachmentPage,
+    Customer,
+    CustomerCreate,
+    CustomerPage,
+    CustomerQuery,
+    PageQuery,
+)
+
+api = ApiSpec(
+    title="Attache API",
+    version="1.0.0",
+    description="Attachments for business applications: presigned uploads to private object "
+    "storage, verified on confirm, catalogued, searchable and enriched.",
+)
+
+
+def authenticate(request: web.Request) -> Principal:
+    return request.app[VERIFIER].verify_header(request.headers.get("Authorization"))
+
+
+def _customer_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["customer_id"])
+    except ValueError as exc:
+        raise NotFound("Customer not found") from exc
+
+
+def _upload_context(request: web.Request) -> uploads.UploadContext:
+    app = request.app
+    return uploads.UploadContext(app[SETTINGS], app[POOL], app[BLOBS], app[CATALOG])
+
+
+@api.operation(
+    "POST",
+    "/v1/customers/{customer_id}/attachments/presign",
+    "Get a presigned PUT URL for a new attachment",
+    request=PresignRequest,
+    response=PresignResponse,
+    errors=(400, 404, 415),
+    tags=("attachments",),
+)
+async def presign_attachment(request: web.Request) -> web.Response:
+    principal = authenticate(request)
+    customer_id = _customer_id(request)
+    body = await parse_body(request, PresignRequest)
+    result = await uploads.presign_upload(
+        _upload_context(request), principal, request.headers["Authorization"], customer_id, body
+    )
+    return json_response(result)
+
+
+@api.operation(
+    "POST",
+    "/v1/customers/{customer_id}/attachments/confirm",
+    "Verify an uploaded object and register the attachment (idempotent)",
+    request=ConfirmRequest,
+    response=Attachment,
+    status=201,
+    errors=(400, 404, 410, 422, 502),
+    tags=("attachments",),
+)
+async def confirm_attachment(request: web.Request) -> web.Response:
+    principal = authenticate(request)
+    customer_id = _customer_id(request)
+    body = await parse_body(request, ConfirmRequest)
+    attachment, created = await uploads.confirm_upload(
+        _upload_context(request), principal, request.headers["Authorization"], customer_id, body
+    )
+    return json_response(attachment, status=201 if created else 200)
+
+
+async def _forward(request: web.Request) -> web.Response:
+    authenticate(request)  # reject bad tokens here; the catalog checks the tenant again
+    return await request.app[CATALOG].forward(request)
+
+
+@api.operation(
+    "GET",
+    "/v1/customers/{customer_id}/attachments",
+    "List a customer's attachments, newest first",
+    query=PageQuery,
+    response=AttachmentPage,
+    tags=("attachments",),
+)
+async def list_customer_attachments(request: web.Request) -> web.Response:
+    return await _forward(request)
+
+
+@api.operation(
+    "POST",
+    "/v1/customers",
+    "Create a customer (admin, agent)",
+    request=CustomerCreate,
+    response=Customer,
+    status=201,
+    errors=(400, 404, 409),
+    tags=("customers",),
+)
+async def create_customer(request: web.Request) -> web.Response:
+    return await _forward(request)
+
+
+@api.operation(
+    "GET",
+    "/v1/customers",
+    "List or search customers (admin, agent)",
+    query=CustomerQuery,
+    response=CustomerPage,
+    tags=("customers",),
+)
+async def list_customers(request: web.Request) -> web.Response:
+    return await _forward(request)
+
+
+@api.operation(
+    "GET", "/v1/customers/{customer_id}", "Get a customer", response=Customer, tags=("customers",)
+)
+async def get_customer(request: web.Request) -> web.Response:
+    return await _forward(request)
+
+
+async def openapi_document(_request: web.Request) -> web.Response:
+    return json_response(api.document())

@@ -1,0 +1,205 @@
+"""Upload use cases: presign an upload, confirm it.
+
+The attachment id is the upload session's id, so every confirm of one upload
+registers the same attachment (the catalog ignores a repeat with that id).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import structlog
+from attache_core import filenames, sniffing
+from attache_core.auth import Principal
+from attache_core.errors import (
+    AttacheError,
+    InvalidInput,
+    NotFound,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+from attache_core.s3 import BlobStore
+
+from attache_gateway import repository as repo
+from attache_gateway.catalog_client import CatalogClient
+from attache_gateway.domain import Attachment, ConfirmRequest, PresignRequest, PresignResponse
+from attache_gateway.settings import GatewaySettings
+
+log = structlog.get_logger("attache.gateway.uploads")
+
+
+class UploadExpired(AttacheError):
+    status = 410
+    code = "upload_expired"
+
+
+class UploadRejected(Unprocessable):
+    code = "upload_rejected"
+
+
+@dataclass(frozen=True)
+class UploadContext:
+    settings: GatewaySettings
+    pool: asyncpg.Pool
+    blobs: BlobStore
+    catalog: CatalogClient
+
+
+def _object_key(org_id: str, customer_id: uuid.UUID, session_id: uuid.UUID, filename: str) -> str:
+    return (
+        f"orgs/{filenames.key_component(org_id, limit=64)}/customers/{customer_id}"
+        f"/{session_id}/{filenames.key_component(filename)}"
+    )
+
+
+def check_allowed(settings: GatewaySettings, content_type: str) -> str:
+    normalised = sniffing.normalise(content_type)
+    if normalised not in {sniffing.normalise(t) for t in settings.allowed_content_types}:
+        raise UnsupportedMediaType(
+            "Content type not allowed", details={"content_type": f"{content_type} is not accepted"}
+        )
+    return normalised
+
+
+async def presign_upload(
+    ctx: UploadContext,
+    principal: Principal,
+    authorization: str,
+    customer_id: uuid.UUID,
+    req: PresignRequest,
+) -> PresignResponse:
+    principal.require_customer_access(str(customer_id))
+    content_type = check_allowed(ctx.settings, req.content_type)
+    if req.size > ctx.settings.max_upload_bytes:
+        raise InvalidInput(
+            "Invalid parameters",
+            details={"size": f"Must be at most {ctx.settings.max_upload_bytes} bytes"},
+        )
+    filename = filenames.display_name(req.filename)
+    await ctx.catalog.ensure_customer(authorization, principal.org_id, customer_id)
+
+    session_id = uuid.uuid4()
+    bucket = ctx.settings.s3_bucket
+    key = _object_key(principal.org_id, customer_id, session_id, filename)
+    ttl = ctx.settings.upload_url_ttl_seconds
+    now = datetime.now(UTC)
+    url = ctx.blobs.presigner.presign_put(
+        bucket,
+        key,
+        expires_in=ttl,
+        content_type=content_type,
+        content_length=req.size,
+        content_md5=req.content_md5,
+        checksum_sha256=req.checksum_sha256,
+        now=now,
+    )
+    await repo.insert_session(
+        ctx.pool,
+        session_id=session_id,
+        org_id=principal.org_id,
+        customer_id=customer_id,
+        created_by=principal.sub,
+        bucket=bucket,
+        object_key=key,
+        filename=filename,
+        content_type=content_type,
+        declared_size=req.size,
+        checksum_sha256=req.checksum_sha256,
+        content_md5=req.content_md5,
+        expires_at=now + timedelta(seconds=ttl + ctx.settings.confirm_grace_seconds),
+    )
+    headers = {"Content-Type": content_type}
+    if req.content_md5:
+        headers["Content-MD5"] = req.content_md5
+    if req.checksum_sha256:
+        headers["x-amz-checksum-sha256"] = req.checksum_sha256
+    return PresignResponse(
+        url=url, object_key=key, headers=headers, expires_at=now + timedelta(seconds=ttl)
+    )
+
+
+def _registration(session: asyncpg.Record, *, etag: str | None, detected: str) -> dict:
+    return {
+        "id": str(session["id"]),
+        "customer_id": str(session["customer_id"]),
+        "bucket": session["bucket"],
+        "object_key": session["object_key"],
+        "filename": session["filename"],
+        "content_type": session["content_type"],
+        "size_bytes": session["declared_size"],
+        "etag": etag,
+        "checksum_sha256": session["checksum_sha256"],
+        "detected_mime_type": detected,
+    }
+
+
+async def confirm_upload(
+    ctx: UploadContext,
+    principal: Principal,
+    authorization: str,
+    customer_id: uuid.UUID,
+    req: ConfirmRequest,
+) -> tuple[Attachment, bool]:
+    """Verify the uploaded object and register it. Returns (attachment, newly_confirmed)."""
+    principal.require_customer_access(str(customer_id))
+    rejection: str | None = None
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        session = await repo.get_session_for_update(
+            conn, principal.org_id, ctx.settings.s3_bucket, req.object_key
+        )
+        if session is None or session["customer_id"] != customer_id:
+            raise NotFound("Upload not found")
+        if req.content_type and sniffing.normalise(req.content_type) != session["content_type"]:
+            raise UploadRejected(
+                "Content type differs from the presigned upload",
+                details={"content_type": f"Presigned as {session['content_type']}"},
+            )
+        if session["status"] == "rejected":
+            raise UploadRejected(f"Upload was rejected: {session['reject_reason']}")
+        if session["status"] == "confirmed":
+            registered = await ctx.catalog.register_attachment(
+                authorization,
+                _registration(
+                    session, etag=session["etag"], detected=session["detected_mime_type"]
+                ),
+            )
+            return Attachment.model_validate(registered), False
+        if session["expires_at"] < datetime.now(UTC):
+            raise UploadExpired("Upload expired; request a new upload URL")
+
+        head = await ctx.blobs.head(session["bucket"], session["object_key"])
+        if head is None:
+            raise Unprocessable(
+                "The object has not been uploaded yet",
+                details={"object_key": "No object at this key"},
+            )
+        detected = sniffing.sniff(
+            await ctx.blobs.read_prefix(
+                session["bucket"], session["object_key"], sniffing.SNIFF_BYTES
+            )
+        )
+        if head.size == 0 or detected == sniffing.EMPTY:
+            rejection = "the file is empty"
+        elif head.size != session["declared_size"]:
+            rejection = f"size {head.size} differs from the declared {session['declared_size']}"
+        elif not sniffing.matches_declared(session["content_type"], detected):
+            rejection = f"content is {detected}, not the declared {session['content_type']}"
+
+        if rejection is not None:
+            await ctx.blobs.delete(session["bucket"], session["object_key"])
+            await repo.mark_rejected(conn, session["id"], rejection)
+            log.info("upload_rejected", session_id=str(session["id"]), reason=rejection)
+        else:
+            registered = await ctx.catalog.register_attachment(
+                authorization, _registration(session, etag=head.etag, detected=detected)
+            )
+            await repo.mark_confirmed(
+                conn, session["id"], etag=head.etag, detected_mime_type=detected
+            )
+    # Raised after the commit, so the rejection itself is recorded.
+    if rejection is not None:
+        raise UploadRejected(f"Upload rejected: {rejection}")
+    return Attachment.model_validate(registered), True

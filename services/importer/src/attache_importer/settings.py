@@ -1,0 +1,5 @@
+from attache_core.settings import CommonSettings
+
+
+class ImporterSettings(CommonSettings):
+    pass

@@ -135,7 +135,8 @@ class SeaweedFS:
             return
         self.process.terminate()
         try:
-            self.process.wait(timeout=15)
+            # weed 4.48 can hang in its shutdown; its data is disposable, so don't wait long.
+            self.process.wait(timeout=3)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

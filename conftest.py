@@ -88,10 +88,23 @@ class Stack:
     runners: list[web.AppRunner] = field(default_factory=list)
     tasks: list[asyncio.Task] = field(default_factory=list)
 
-    def token(self, *, org: str, sub: str = "user-1", roles: tuple[str, ...] = ("admin",),
-              customer_id: str | None = None, tier: str = "free") -> str:
-        return issue_dev_token(self.settings, sub=sub, org_id=org, roles=list(roles),
-                               customer_id=customer_id, tier=tier)
+    def token(
+        self,
+        *,
+        org: str,
+        sub: str = "user-1",
+        roles: tuple[str, ...] = ("admin",),
+        customer_id: str | None = None,
+        tier: str = "free",
+    ) -> str:
+        return issue_dev_token(
+            self.settings,
+            sub=sub,
+            org_id=org,
+            roles=list(roles),
+            customer_id=customer_id,
+            tier=tier,
+        )
 
     def auth(self, **kwargs: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(**kwargs)}"}
@@ -122,8 +135,15 @@ async def stack(base_settings: dict[str, Any]) -> AsyncIterator[Stack]:
     gateway_runner, gateway_url = await _serve(gateway_app)
     stop = asyncio.Event()
     enricher = asyncio.create_task(run_enricher(EnricherSettings(**base_settings), stop))
-    stack = Stack(gateway_url, catalog_url, gateway_settings, gateway_app, catalog_app,
-                  [gateway_runner, catalog_runner], [enricher])
+    stack = Stack(
+        gateway_url,
+        catalog_url,
+        gateway_settings,
+        gateway_app,
+        catalog_app,
+        [gateway_runner, catalog_runner],
+        [enricher],
+    )
     yield stack
     stop.set()
     await enricher

@@ -8,6 +8,7 @@ always comes from the token, never from a path or a body.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from typing import Any
 
@@ -90,15 +91,22 @@ class TokenVerifier:
         except jwt.PyJWKClientError as exc:
             raise Unauthenticated("Authentication required") from exc
 
-    def verify(self, token: str) -> Principal:
+    def _algorithm(self, token: str) -> str:
         try:
-            header = jwt.get_unverified_header(token)
-            alg = header.get("alg")
-            if alg not in self._algorithms:
-                raise Unauthenticated("Authentication required")
+            alg = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("Authentication required") from exc
+        if alg not in self._algorithms:
+            raise Unauthenticated("Authentication required")
+        return alg
+
+    def verify(self, token: str, key: Any = None) -> Principal:
+        """Blocking when a JWKS key must be fetched: use `authenticate` on the event loop."""
+        alg = self._algorithm(token)
+        try:
             claims = jwt.decode(
                 token,
-                self._key_for(token, alg),
+                key if key is not None else self._key_for(token, alg),
                 algorithms=[alg],
                 audience=self._audience,
                 issuer=self._issuer,
@@ -112,13 +120,20 @@ class TokenVerifier:
         except ValidationError as exc:
             raise Unauthenticated("Authentication required") from exc
 
-    def verify_header(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None) -> Principal:
+        """The principal of an `Authorization: Bearer …` header, or Unauthenticated."""
         if not authorization:
             raise Unauthenticated("Authentication required")
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("Authentication required")
-        return self.verify(token.strip())
+        alg = self._algorithm(token)
+        if alg in _SYMMETRIC:
+            return self.verify(token, self._secret)
+        # PyJWKClient fetches keys with blocking I/O (cached afterwards): keep it off the loop.
+        key = await asyncio.to_thread(self._key_for, token, alg)
+        return self.verify(token, key)
 
 
 def issue_dev_token(

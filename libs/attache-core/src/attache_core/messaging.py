@@ -14,6 +14,7 @@ Topology (declared by whoever needs it; declarations are idempotent):
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,7 +150,8 @@ class PermanentError(Exception):
     """The message can never succeed (bad reference, invalid content): park it, don't retry."""
 
 
-EventHandler = Callable[[RawEvent, AbstractIncomingMessage], Awaitable[None]]
+# A handler returns False when it recognised a duplicate delivery and did nothing.
+EventHandler = Callable[[RawEvent, AbstractIncomingMessage], Awaitable[bool | None]]
 
 
 class EventConsumer:
@@ -175,6 +177,8 @@ class EventConsumer:
         self._channel: AbstractChannel | None = None
         self._consumer_tag: str | None = None
         self._queue: aio_pika.abc.AbstractQueue | None = None
+        # How deliveries ended: handled, duplicate, invalid, parked, retried.
+        self.outcomes: collections.Counter[str] = collections.Counter()
 
     async def start(self) -> None:
         self._channel = await self._connection.channel(publisher_confirms=True)
@@ -197,17 +201,20 @@ class EventConsumer:
         except ValidationError as exc:
             log.warning("message_rejected_invalid", errors=exc.error_count())
             await message.reject(requeue=False)
+            self.outcomes["invalid"] += 1
             return
         structlog.contextvars.bind_contextvars(message_id=event.id, org_id=event.orgid)
         try:
-            await self._handler(event, message)
+            applied = await self._handler(event, message)
         except PermanentError as exc:
             log.warning("message_parked", reason=str(exc), event_type=event.type)
             await message.reject(requeue=False)
+            self.outcomes["parked"] += 1
         except Exception:
             await self._retry_later(message, event)
         else:
             await message.ack()
+            self.outcomes["duplicate" if applied is False else "handled"] += 1
 
     async def _retry_later(self, message: AbstractIncomingMessage, event: RawEvent) -> None:
         attempt = int((message.headers or {}).get(RETRY_HEADER, 0)) + 1
@@ -233,3 +240,4 @@ class EventConsumer:
             retry, routing_key=self._spec.retry_queue(attempt)
         )
         await message.ack()
+        self.outcomes["retried"] += 1

@@ -14,7 +14,7 @@ from attache_core.db import create_pool, migrate
 from attache_core.web import READINESS_CHECKS_KEY, create_base_app
 
 from attache_catalog.consumers import ENRICHED_QUEUE, enrichment_handler
-from attache_catalog.keys import AMQP, POOL, SETTINGS, VERIFIER
+from attache_catalog.keys import AMQP, CONSUMERS, POOL, SETTINGS, VERIFIER
 from attache_catalog.outbox_relay import OutboxRelay
 from attache_catalog.routes import routes
 from attache_catalog.settings import CatalogSettings
@@ -74,6 +74,7 @@ async def _consumers(app: web.Application) -> AsyncIterator[None]:
         app[AMQP], ENRICHED_QUEUE, app[SETTINGS].events_exchange, enrichment_handler(app[POOL])
     )
     await consumer.start()
+    app[CONSUMERS] = [consumer]
     yield
     await consumer.stop()
 

@@ -17,7 +17,7 @@ ENRICHED_QUEUE = QueueSpec(name="catalog.attachment-enriched", routing_keys=["at
 
 
 def enrichment_handler(pool: asyncpg.Pool) -> EventHandler:
-    async def handle(event: RawEvent, _message: AbstractIncomingMessage) -> None:
+    async def handle(event: RawEvent, _message: AbstractIncomingMessage) -> bool:
         try:
             result = AttachmentEnriched.model_validate(event.data)
         except ValidationError as exc:
@@ -29,5 +29,6 @@ def enrichment_handler(pool: asyncpg.Pool) -> EventHandler:
             "enrichment_applied" if applied else "enrichment_duplicate",
             attachment_id=str(result.attachment_id),
         )
+        return applied
 
     return handle

@@ -15,6 +15,14 @@ Phone = Annotated[
 
 
 class StrictModel(BaseModel):
+    """JSON bodies: no unknown fields, no coercion ("12" is not a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class QueryModel(BaseModel):
+    """Query strings are text by nature: values are parsed, unknown names refused."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -38,7 +46,7 @@ class CustomerPage(BaseModel):
     next_cursor: str | None
 
 
-class PageQuery(StrictModel):
+class PageQuery(QueryModel):
     limit: int = Field(default=20, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=200)
 

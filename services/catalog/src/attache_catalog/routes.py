@@ -19,8 +19,8 @@ routes = web.RouteTableDef()
 INTERNAL_SECRET_HEADER = "X-Attache-Internal-Secret"
 
 
-def _principal(request: web.Request) -> Principal:
-    return request.app[VERIFIER].verify_header(request.headers.get("Authorization"))
+async def _principal(request: web.Request) -> Principal:
+    return await request.app[VERIFIER].authenticate(request.headers.get("Authorization"))
 
 
 def _uuid(request: web.Request, name: str, what: str) -> uuid.UUID:
@@ -32,7 +32,7 @@ def _uuid(request: web.Request, name: str, what: str) -> uuid.UUID:
 
 @routes.post("/v1/customers")
 async def create_customer(request: web.Request) -> web.Response:
-    principal = _principal(request)
+    principal = await _principal(request)
     body = await parse_body(request, CustomerCreate)
     customer = await service.create_customer(request.app[POOL], principal, body)
     return json_response(customer, status=201)
@@ -40,21 +40,21 @@ async def create_customer(request: web.Request) -> web.Response:
 
 @routes.get("/v1/customers")
 async def list_customers(request: web.Request) -> web.Response:
-    principal = _principal(request)
+    principal = await _principal(request)
     query = parse_query(request, CustomerQuery)
     return json_response(await service.list_customers(request.app[POOL], principal, query))
 
 
 @routes.get("/v1/customers/{customer_id}")
 async def get_customer(request: web.Request) -> web.Response:
-    principal = _principal(request)
+    principal = await _principal(request)
     customer_id = _uuid(request, "customer_id", "Customer")
     return json_response(await service.get_customer(request.app[POOL], principal, customer_id))
 
 
 @routes.get("/v1/customers/{customer_id}/attachments")
 async def list_customer_attachments(request: web.Request) -> web.Response:
-    principal = _principal(request)
+    principal = await _principal(request)
     customer_id = _uuid(request, "customer_id", "Customer")
     query = parse_query(request, PageQuery)
     page = await service.list_customer_attachments(request.app[POOL], principal, customer_id, query)
@@ -68,7 +68,7 @@ async def register_attachment(request: web.Request) -> web.Response:
     expected = request.app[SETTINGS].internal_secret.get_secret_value()
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise NotFound("Not found")
-    principal = _principal(request)
+    principal = await _principal(request)
     body = await parse_body(request, AttachmentRegistration)
     attachment, created = await service.register_attachment(request.app[POOL], principal, body)
     return json_response(attachment, status=201 if created else 200)

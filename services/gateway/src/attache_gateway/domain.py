@@ -23,7 +23,7 @@ ChecksumSHA256 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class PresignRequest(StrictModel):

@@ -30,8 +30,8 @@ api = ApiSpec(
 )
 
 
-def authenticate(request: web.Request) -> Principal:
-    return request.app[VERIFIER].verify_header(request.headers.get("Authorization"))
+async def authenticate(request: web.Request) -> Principal:
+    return await request.app[VERIFIER].authenticate(request.headers.get("Authorization"))
 
 
 def _customer_id(request: web.Request) -> uuid.UUID:
@@ -56,7 +56,7 @@ def _upload_context(request: web.Request) -> uploads.UploadContext:
     tags=("attachments",),
 )
 async def presign_attachment(request: web.Request) -> web.Response:
-    principal = authenticate(request)
+    principal = await authenticate(request)
     customer_id = _customer_id(request)
     body = await parse_body(request, PresignRequest)
     result = await uploads.presign_upload(
@@ -76,7 +76,7 @@ async def presign_attachment(request: web.Request) -> web.Response:
     tags=("attachments",),
 )
 async def confirm_attachment(request: web.Request) -> web.Response:
-    principal = authenticate(request)
+    principal = await authenticate(request)
     customer_id = _customer_id(request)
     body = await parse_body(request, ConfirmRequest)
     attachment, created = await uploads.confirm_upload(
@@ -86,7 +86,7 @@ async def confirm_attachment(request: web.Request) -> web.Response:
 
 
 async def _forward(request: web.Request) -> web.Response:
-    authenticate(request)  # reject bad tokens here; the catalog checks the tenant again
+    await authenticate(request)  # reject bad tokens here; the catalog checks the tenant again
     return await request.app[CATALOG].forward(request)
 
 

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= uv
 PYTEST := $(UV) run --frozen pytest
 
-.PHONY: help install run token test test-unit test-integration bench lint format asyncapi
+.PHONY: help install run token test bench lint format asyncapi
 
 help:
 	@echo "make run     start the whole stack locally (SeaweedFS + the four services)"
@@ -39,3 +39,6 @@ lint: install
 format: install
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
+
+asyncapi: install
+	$(UV) run --frozen python -m attache_core.asyncapi > docs/asyncapi.json

@@ -223,6 +223,7 @@ class EventConsumer:
                 "message_parked_after_retries", event_type=event.type, attempts=attempt - 1
             )
             await message.reject(requeue=False)
+            self.outcomes["parked"] += 1
             return
         log.exception("message_retry_scheduled", event_type=event.type, attempt=attempt)
         assert self._channel is not None

@@ -4,7 +4,8 @@ Checks PostgreSQL and RabbitMQ, creates the `attache` database, starts SeaweedFS
 (data in .run/seaweedfs/) and the four services (logs in .run/logs/), waits until
 catalog and gateway are ready, prints the gateway URL and a development token,
 and stays in the foreground until Ctrl-C or SIGTERM, then stops everything.
-Any ATTACHE_* variable already set in the environment wins over the defaults here.
+ATTACHE_* variables already set in the environment win over the defaults here,
+except the S3 endpoint and keys: those are always the SeaweedFS started here.
 """
 
 from __future__ import annotations
@@ -79,9 +80,13 @@ def _require_free(port: int, what: str, variable: str) -> None:
 
 def _tail(path: Path, lines: int = 40) -> str:
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) or "(empty)"
     except OSError:
         return "(no log)"
+
+
+def _exit_status(code: int) -> str:
+    return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
 
 
 def _is_ready(url: str) -> bool:
@@ -126,7 +131,7 @@ class Stack:
             if (exited := self.exited()) is not None:
                 name, code = exited
                 raise StackFailed(
-                    f"{name} exited with code {code} while starting. "
+                    f"{name} {_exit_status(code)} while starting. "
                     f"Last lines of {LOG_DIR / name}.log:\n{_tail(LOG_DIR / f'{name}.log')}"
                 )
             for name, url in list(waiting.items()):
@@ -248,7 +253,7 @@ def run() -> None:
             time.sleep(0.5)
         name, code = exited
         raise StackFailed(
-            f"{name} exited with code {code}; stopping the stack. "
+            f"{name} {_exit_status(code)}; stopping the stack. "
             f"Last lines of {LOG_DIR / name}.log:\n{_tail(LOG_DIR / f'{name}.log')}"
         )
     finally:

@@ -141,6 +141,8 @@ async def list_customer_attachments(
     principal.require_customer_access(str(customer_id))
     after = decode_cursor(query.cursor) if query.cursor else None
     async with pool.acquire() as conn:
+        if await repo.get_customer(conn, principal.org_id, customer_id) is None:
+            raise NotFound("Customer not found")
         rows = await repo.list_customer_attachments(
             conn, principal.org_id, customer_id, limit=query.limit, after=after
         )

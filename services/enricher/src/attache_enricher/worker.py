@@ -7,6 +7,7 @@ a redelivered message yields the same event and the catalog applies it once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import uuid
 from datetime import UTC, datetime
@@ -112,7 +113,7 @@ async def run(settings: EnricherSettings, stop: asyncio.Event) -> None:
         publisher = await messaging.EventPublisher.open(connection, settings.events_exchange)
         consumer = messaging.EventConsumer(
             connection,
-            CREATED_QUEUE,
+            dataclasses.replace(CREATED_QUEUE, prefetch=settings.prefetch),
             settings.events_exchange,
             created_handler(blobs, publisher, settings.max_extract_bytes),
         )

@@ -1,0 +1,50 @@
+"""Operational endpoints and the API description."""
+
+from __future__ import annotations
+
+import pytest
+from openapi_spec_validator import validate
+
+from attache_gateway.routes import api
+
+OPERATIONAL = {"/health", "/ready", "/metrics", "/openapi.json"}
+
+
+async def test_openapi_is_valid_and_covers_every_route(stack, http):
+    async with http.get(f"{stack.gateway_url}/openapi.json") as resp:
+        assert resp.status == 200
+        document = await resp.json()
+    validate(document)
+    documented = {
+        (method.upper(), path) for path, ops in document["paths"].items() for method in ops
+    }
+    routed = {
+        (route.method, route.resource.canonical)
+        for route in stack.gateway_app.router.routes()
+        if route.method != "HEAD" and route.resource.canonical not in OPERATIONAL
+    }
+    assert routed == documented
+    assert len(api.operations) == len(documented)
+
+
+@pytest.mark.parametrize("service", ["gateway", "catalog"])
+async def test_health_ready_metrics(stack, http, service):
+    base = stack.gateway_url if service == "gateway" else stack.catalog_url
+    async with http.get(f"{base}/health") as resp:
+        assert resp.status == 200 and (await resp.json())["status"] == "ok"
+    async with http.get(f"{base}/ready") as resp:
+        body = await resp.json()
+        assert resp.status == 200, body
+        assert set(body["checks"]) >= {"postgres", "rabbitmq"}
+        assert all(v == "ok" for v in body["checks"].values())
+    async with http.get(f"{base}/metrics") as resp:
+        assert resp.status == 200
+        assert resp.content_type == "text/plain"
+        assert "http_requests_total" in await resp.text()
+
+
+async def test_unknown_route_is_404_in_the_error_shape(stack, http):
+    async with http.get(f"{stack.gateway_url}/nope") as resp:
+        assert resp.status == 404
+        body = await resp.json()
+        assert body["code"] == "not_found" and resp.headers["X-Request-ID"]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import aiohttp
-
 from attache_devstack.samples import make_pdf
+from attache_devstack.waiting import eventually
 
 PDF = make_pdf(["Quarterly report", "Attache"])
 
@@ -20,17 +19,6 @@ async def create_customer(http: aiohttp.ClientSession, stack, org: str) -> str:
     ) as resp:
         assert resp.status == 201, await resp.text()
         return (await resp.json())["id"]
-
-
-async def wait_for(predicate, timeout: float = 20.0):
-    """Poll an eventually-consistent read until it holds (events cross RabbitMQ)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await predicate()
-        if result:
-            return result
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_presign_put_confirm_list_and_enrich(stack, http, org):
@@ -92,7 +80,7 @@ async def test_presign_put_confirm_list_and_enrich(stack, http, org):
             first = (await resp.json())["items"][0]
             return first if first["aiProcessed"] else None
 
-    enriched = await wait_for(processed)
+    enriched = await eventually(processed)
     assert enriched["aiProcessedAt"] is not None
     assert enriched["detected_mime_type"] == "application/pdf"
     assert enriched["ai_status"] == "processed"

@@ -9,18 +9,10 @@ import aio_pika
 import asyncpg
 import pydantic
 import pytest
-
 from attache_core import messaging
 from attache_core.events import ImportRequested, make_event
 from attache_core.idempotency import claim_message
-
-
-async def eventually(predicate, timeout: float = 20.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (result := await predicate()):
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
-    return result
+from attache_devstack.waiting import counted, eventually
 
 
 @pytest.fixture
@@ -70,7 +62,7 @@ async def test_transient_failures_are_retried_with_backoff_then_parked(amqp):
     await consumer.start()
     publisher = await messaging.EventPublisher.open(amqp, "attache.events")
     await publisher.publish(event(queue_spec.name))
-    await eventually(lambda: asyncio.sleep(0, consumer.outcomes["parked"] == 1))
+    await eventually(lambda: counted(consumer.outcomes["parked"] == 1))
     assert calls == [0, 1, 2]
     assert consumer.outcomes["retried"] == 2
     channel = await amqp.channel()
@@ -95,7 +87,7 @@ async def test_transient_failure_then_success(amqp):
     await consumer.start()
     publisher = await messaging.EventPublisher.open(amqp, "attache.events")
     await publisher.publish(event(queue_spec.name))
-    await eventually(lambda: asyncio.sleep(0, consumer.outcomes["handled"] == 1))
+    await eventually(lambda: counted(consumer.outcomes["handled"] == 1))
     assert len(attempts) == 2 and consumer.outcomes["parked"] == 0
     await consumer.stop()
     await publisher.close()
@@ -161,7 +153,7 @@ async def test_idempotent_handler_applies_a_duplicate_once(amqp, database_url):
     publisher = await messaging.EventPublisher.open(amqp, "attache.events")
     duplicate = event(queue_spec.name)
     await publisher.publish_many([duplicate, duplicate, duplicate])
-    await eventually(lambda: asyncio.sleep(0, sum(consumer.outcomes.values()) == 3))
+    await eventually(lambda: counted(sum(consumer.outcomes.values()) == 3))
     assert consumer.outcomes == {"handled": 1, "duplicate": 2}
     assert (
         await conn.fetchval(

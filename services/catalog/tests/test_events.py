@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import aio_pika
 import asyncpg
 import pytest
-
 from attache_catalog import repository as repo
 from attache_catalog.app import MIGRATIONS
 from attache_catalog.keys import CONSUMERS
@@ -18,14 +17,7 @@ from attache_core import messaging
 from attache_core.db import create_pool, migrate
 from attache_core.events import AttachmentEnriched, ImportRequested, make_event
 from attache_devstack import infra
-
-
-async def eventually(predicate, timeout: float = 20.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (result := await predicate()):
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
-    return result
+from attache_devstack.waiting import counted, eventually
 
 
 @pytest.fixture
@@ -197,7 +189,7 @@ async def test_duplicate_delivery_is_applied_once(stack, database_url, amqp, org
     # Same event id twice; the second carries another value, which must not be applied.
     await publisher.publish(_enriched(attachment_id, org, 111, event_id))
     await publisher.publish(_enriched(attachment_id, org, 222, event_id))
-    await eventually(lambda: asyncio.sleep(0, consumer.outcomes["duplicate"] > before))
+    await eventually(lambda: counted(consumer.outcomes["duplicate"] > before))
     conn = await asyncpg.connect(database_url)
     try:
         row = await conn.fetchrow(
@@ -226,7 +218,7 @@ async def test_message_that_is_not_json_is_dead_lettered_and_consuming_goes_on(
         aio_pika.Message(b"this is not json {", message_id="garbage-1"),
         routing_key="attachment.enriched",
     )
-    await eventually(lambda: asyncio.sleep(0, consumer.outcomes["invalid"] > invalid_before))
+    await eventually(lambda: counted(consumer.outcomes["invalid"] > invalid_before))
     dead = await channel.declare_queue("catalog.attachment-enriched.dead", passive=True)
     parked = await eventually(lambda: dead.get(fail=False))
     assert parked.body == b"this is not json {"

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from openapi_spec_validator import validate
-
 from attache_gateway.routes import api
+from openapi_spec_validator import validate
 
 OPERATIONAL = {"/health", "/ready", "/metrics", "/openapi.json"}
 

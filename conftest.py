@@ -36,20 +36,24 @@ def run_id() -> str:
 
 @pytest.fixture(scope="session")
 async def database_url(run_id: str) -> AsyncIterator[str]:
-    infra.require_postgres(ADMIN_DATABASE_URL)
-    name = f"attache_test_{run_id}"
-    url = await infra.create_database(ADMIN_DATABASE_URL, name)
-    yield url
-    await infra.drop_database(ADMIN_DATABASE_URL, name)
+    # The machine's PostgreSQL; a throwaway container where it is missing and Docker runs.
+    with infra.postgres_server(ADMIN_DATABASE_URL) as (admin_url, _local):
+        name = f"attache_test_{run_id}"
+        url = await infra.create_database(admin_url, name)
+        yield url
+        await infra.drop_database(admin_url, name)
 
 
 @pytest.fixture(scope="session")
 def amqp_url(run_id: str) -> Iterator[str]:
-    infra.require_rabbitmq(ADMIN_AMQP_URL)
-    vhost = f"attache-test-{run_id}"
-    infra.create_vhost(vhost)
-    yield infra.with_vhost(ADMIN_AMQP_URL, vhost)
-    infra.delete_vhost(vhost)
+    with infra.rabbitmq_server(ADMIN_AMQP_URL) as (broker_url, local):
+        if not local:  # a container of our own: nothing else lives there
+            yield broker_url
+            return
+        vhost = f"attache-test-{run_id}"
+        infra.create_vhost(vhost)
+        yield infra.with_vhost(broker_url, vhost)
+        infra.delete_vhost(vhost)
 
 
 @pytest.fixture(scope="session")

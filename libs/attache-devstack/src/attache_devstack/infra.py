@@ -3,9 +3,12 @@ clear message, throwaway databases and vhosts so test runs never share state."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
+import warnings
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -18,16 +21,31 @@ class InfrastructureMissing(RuntimeError):
     pass
 
 
-def require_tcp(url: str, what: str, how_to_start: str) -> None:
+def reachable(url: str) -> bool:
     parts = urlsplit(url)
     try:
         socket.create_connection(
             (parts.hostname or "127.0.0.1", parts.port or 0), timeout=2
         ).close()
-    except OSError as exc:
+    except OSError:
+        return False
+    return True
+
+
+def require_tcp(url: str, what: str, how_to_start: str) -> None:
+    if not reachable(url):
+        parts = urlsplit(url)
         raise InfrastructureMissing(
             f"{what} is not reachable at {parts.hostname}:{parts.port}. {how_to_start}"
-        ) from exc
+        )
+
+
+def docker_available() -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    probe = subprocess.run([docker, "info"], capture_output=True, timeout=20, check=False)
+    return probe.returncode == 0
 
 
 def require_postgres(url: str = DEFAULT_POSTGRES_URL) -> None:
@@ -46,6 +64,37 @@ def require_rabbitmq(url: str = DEFAULT_AMQP_URL) -> None:
         "Start it (e.g. `rabbitmq-server -detached`), or set "
         "ATTACHE_ADMIN_AMQP_URL to a broker with guest access.",
     )
+
+
+@contextlib.contextmanager
+def postgres_server(url: str) -> Iterator[tuple[str, bool]]:
+    """(admin URL, is_local): the given server, else a throwaway container where Docker runs."""
+    if reachable(url) or not docker_available():
+        require_postgres(url)
+        yield url, True
+        return
+    with warnings.catch_warnings():  # testcontainers warns about its own internals
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from testcontainers.postgres import PostgresContainer
+
+    with PostgresContainer("postgres:15", driver=None) as container:
+        yield container.get_connection_url(), False
+
+
+@contextlib.contextmanager
+def rabbitmq_server(url: str) -> Iterator[tuple[str, bool]]:
+    """(AMQP URL, is_local): the given broker, else a throwaway container where Docker runs."""
+    if reachable(url) or not docker_available():
+        require_rabbitmq(url)
+        yield url, True
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from testcontainers.community.rabbitmq import RabbitMqContainer
+
+    with RabbitMqContainer("rabbitmq:3.13") as container:
+        params = container.get_connection_params()
+        yield f"amqp://guest:guest@{params.host}:{params.port}/", False
 
 
 def with_database(url: str, name: str) -> str:

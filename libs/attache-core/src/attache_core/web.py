@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, ValidationError
 
+from attache_core.db import create_pool, migrate
 from attache_core.errors import AttacheError, InvalidInput, PayloadTooLarge
+from attache_core.settings import CommonSettings
 
 log = structlog.get_logger("attache.web")
 
@@ -193,3 +197,25 @@ def parse_query(request: web.Request, model: type[Model]) -> Model:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:
         raise InvalidInput("Invalid parameters", details=_field_errors(exc)) from exc
+
+
+def postgres_context(
+    settings: CommonSettings, pool_key: web.AppKey[asyncpg.Pool], schema: str, migrations: Path
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that migrates `schema`, opens the pool and reports it in /ready."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        await migrate(settings.database_url, schema, migrations)
+        pool = await create_pool(
+            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        )
+        app[pool_key] = pool
+
+        async def check() -> None:
+            await pool.fetchval("SELECT 1")
+
+        app[READINESS_CHECKS_KEY]["postgres"] = check
+        yield
+        await pool.close()
+
+    return context

@@ -10,8 +10,7 @@ from pathlib import Path
 from aiohttp import web
 from attache_core import messaging
 from attache_core.auth import TokenVerifier
-from attache_core.db import create_pool, migrate
-from attache_core.web import READINESS_CHECKS_KEY, create_base_app
+from attache_core.web import READINESS_CHECKS_KEY, create_base_app, postgres_context
 
 from attache_catalog.consumers import ENRICHED_QUEUE, enrichment_handler
 from attache_catalog.keys import AMQP, CONSUMERS, POOL, SETTINGS, VERIFIER
@@ -20,22 +19,6 @@ from attache_catalog.routes import routes
 from attache_catalog.settings import CatalogSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-async def _database(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    await migrate(settings.database_url, "catalog", MIGRATIONS)
-    pool = await create_pool(
-        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
-    )
-    app[POOL] = pool
-
-    async def check() -> None:
-        await pool.fetchval("SELECT 1")
-
-    app[READINESS_CHECKS_KEY]["postgres"] = check
-    yield
-    await pool.close()
 
 
 async def _broker(app: web.Application) -> AsyncIterator[None]:
@@ -84,7 +67,7 @@ def create_app(settings: CatalogSettings, *, background: bool = True) -> web.App
     app = create_base_app()
     app[SETTINGS] = settings
     app[VERIFIER] = TokenVerifier(settings)
-    app.cleanup_ctx.extend([_database, _broker])
+    app.cleanup_ctx.extend([postgres_context(settings, POOL, "catalog", MIGRATIONS), _broker])
     if background:
         app.cleanup_ctx.extend([_outbox_relay, _consumers])
     app.add_routes(routes)

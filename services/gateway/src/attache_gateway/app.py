@@ -11,9 +11,8 @@ import aiohttp
 from aiohttp import web
 from attache_core import messaging
 from attache_core.auth import TokenVerifier
-from attache_core.db import create_pool, migrate
 from attache_core.s3 import open_blob_store
-from attache_core.web import READINESS_CHECKS_KEY, create_base_app
+from attache_core.web import READINESS_CHECKS_KEY, create_base_app, postgres_context
 
 from attache_gateway.catalog_client import CatalogClient
 from attache_gateway.keys import BLOBS, CATALOG, POOL, SETTINGS, VERIFIER
@@ -22,22 +21,6 @@ from attache_gateway.settings import GatewaySettings
 from attache_gateway.sweeper import run_sweeper
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-async def _database(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    await migrate(settings.database_url, "gateway", MIGRATIONS)
-    pool = await create_pool(
-        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
-    )
-    app[POOL] = pool
-
-    async def check() -> None:
-        await pool.fetchval("SELECT 1")
-
-    app[READINESS_CHECKS_KEY]["postgres"] = check
-    yield
-    await pool.close()
 
 
 async def _object_store(app: web.Application) -> AsyncIterator[None]:
@@ -93,7 +76,14 @@ def create_app(settings: GatewaySettings, *, background: bool = True) -> web.App
     app = create_base_app()
     app[SETTINGS] = settings
     app[VERIFIER] = TokenVerifier(settings)
-    app.cleanup_ctx.extend([_database, _object_store, _broker_check, _catalog_client])
+    app.cleanup_ctx.extend(
+        [
+            postgres_context(settings, POOL, "gateway", MIGRATIONS),
+            _object_store,
+            _broker_check,
+            _catalog_client,
+        ]
+    )
     if background:
         app.cleanup_ctx.append(_sweeper)
     api.add_routes(app)

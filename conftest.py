@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+
 from attache_core.auth import issue_dev_token
 from attache_core.settings import CommonSettings
 from attache_devstack import infra

@@ -7,6 +7,7 @@ import uuid
 
 import aiohttp
 import asyncpg
+
 from attache_catalog.keys import CONSUMERS
 from attache_core import messaging
 from attache_devstack.samples import make_pdf

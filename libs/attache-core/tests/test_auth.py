@@ -9,10 +9,11 @@ import time
 import jwt
 import pytest
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
 from attache_core.auth import Principal, Role, TokenVerifier, issue_dev_token
 from attache_core.errors import NotFound, Unauthenticated
 from attache_core.settings import CommonSettings
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 SETTINGS = CommonSettings()
 SECRET = SETTINGS.jwt_secret.get_secret_value()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from attache_core import filenames, sniffing
 from attache_core.errors import InvalidInput
 from attache_devstack.samples import make_pdf, make_png

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import asyncpg
+
 from attache_core.db import apply_migrations
 
 

@@ -9,6 +9,7 @@ import aio_pika
 import asyncpg
 import pydantic
 import pytest
+
 from attache_core import messaging
 from attache_core.events import ImportRequested, make_event
 from attache_core.idempotency import claim_message

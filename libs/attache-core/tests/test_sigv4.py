@@ -12,10 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import botocore.session
 import pytest
-from attache_core import sigv4
-from attache_core.sigv4 import S3Presigner
 from botocore.config import Config
 from botocore.exceptions import ParamValidationError
+
+from attache_core import sigv4
+from attache_core.sigv4 import S3Presigner
 
 ENDPOINT = "http://127.0.0.1:8333"
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"

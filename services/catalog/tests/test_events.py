@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import aio_pika
 import asyncpg
 import pytest
+
 from attache_catalog import repository as repo
 from attache_catalog.app import MIGRATIONS
 from attache_catalog.keys import CONSUMERS

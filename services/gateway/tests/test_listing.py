@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from attache_devstack.samples import make_pdf
 
 PDF = make_pdf("page test")

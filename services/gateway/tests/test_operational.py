@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from attache_gateway.routes import api
 from openapi_spec_validator import validate
+
+from attache_gateway.api import api
 
 OPERATIONAL = {"/health", "/ready", "/metrics", "/openapi.json"}
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import jwt
 import pytest
+
 from attache_core.s3 import make_presigner
 from attache_devstack.samples import make_pdf
 

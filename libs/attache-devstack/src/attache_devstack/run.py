@@ -25,7 +25,6 @@ from pathlib import Path
 
 from attache_core.auth import issue_dev_token
 from attache_core.settings import CommonSettings
-
 from attache_devstack import infra
 from attache_devstack.seaweedfs import GRPC_OFFSET, REPO_ROOT, SeaweedFS
 

@@ -1,10 +1,10 @@
 """python -m attache_catalog"""
 
 from aiohttp import web
-from attache_core.logging import configure_logging
 
 from attache_catalog.app import create_app
 from attache_catalog.settings import CatalogSettings
+from attache_core.logging import configure_logging
 
 
 def main() -> None:

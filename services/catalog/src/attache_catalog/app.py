@@ -8,15 +8,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
-from attache_core import messaging
-from attache_core.auth import TokenVerifier
-from attache_core.web import READINESS_CHECKS_KEY, create_base_app, postgres_context
 
 from attache_catalog.consumers import ENRICHED_QUEUE, enrichment_handler
 from attache_catalog.keys import AMQP, CONSUMERS, POOL, SETTINGS, VERIFIER
 from attache_catalog.outbox_relay import OutboxRelay
 from attache_catalog.routes import routes
 from attache_catalog.settings import CatalogSettings
+from attache_core import messaging
+from attache_core.auth import TokenVerifier
+from attache_core.web import READINESS_CHECKS_KEY, create_base_app, postgres_context
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

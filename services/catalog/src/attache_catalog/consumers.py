@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncpg
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
-from attache_core.events import AttachmentEnriched, RawEvent
-from attache_core.messaging import EventHandler, PermanentError, QueueSpec
 from pydantic import ValidationError
 
 from attache_catalog.service import apply_enrichment
+from attache_core.events import AttachmentEnriched, RawEvent
+from attache_core.messaging import EventHandler, PermanentError, QueueSpec
 
 log = structlog.get_logger("attache.catalog.consumers")
 

@@ -14,10 +14,10 @@ import contextlib
 
 import asyncpg
 import structlog
-from attache_core.events import RawEvent
-from attache_core.messaging import EventPublisher
 
 from attache_catalog import repository as repo
+from attache_core.events import RawEvent
+from attache_core.messaging import EventPublisher
 
 log = structlog.get_logger("attache.catalog.outbox")
 

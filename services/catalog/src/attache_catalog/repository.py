@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 import asyncpg
+
 from attache_core.events import RawEvent
 
 CUSTOMER_COLUMNS = "id, org_id, full_name, email, phone, created_at"

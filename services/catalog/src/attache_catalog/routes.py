@@ -6,13 +6,13 @@ import hmac
 import uuid
 
 from aiohttp import web
-from attache_core.auth import Principal
-from attache_core.errors import NotFound
-from attache_core.web import json_response, parse_body, parse_query
 
 from attache_catalog import service
 from attache_catalog.domain import AttachmentRegistration, CustomerCreate, CustomerQuery, PageQuery
 from attache_catalog.keys import POOL, SETTINGS, VERIFIER
+from attache_core.auth import Principal
+from attache_core.errors import NotFound
+from attache_core.web import json_response, parse_body, parse_query
 
 routes = web.RouteTableDef()
 

@@ -5,11 +5,6 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
-from attache_core.auth import Principal
-from attache_core.errors import Conflict, NotFound
-from attache_core.events import AttachmentCreated, AttachmentEnriched, make_event
-from attache_core.idempotency import claim_message
-from attache_core.pagination import decode_cursor, encode_cursor
 
 from attache_catalog import repository as repo
 from attache_catalog.domain import (
@@ -22,6 +17,11 @@ from attache_catalog.domain import (
     CustomerQuery,
     PageQuery,
 )
+from attache_core.auth import Principal
+from attache_core.errors import Conflict, NotFound
+from attache_core.events import AttachmentCreated, AttachmentEnriched, make_event
+from attache_core.idempotency import claim_message
+from attache_core.pagination import decode_cursor, encode_cursor
 
 SOURCE = "/attache/catalog"
 

@@ -2,7 +2,6 @@
 
 from attache_core.logging import configure_logging
 from attache_core.worker import run_until_signalled
-
 from attache_enricher.settings import EnricherSettings
 from attache_enricher.worker import run
 

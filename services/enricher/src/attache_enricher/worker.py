@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
+from pydantic import ValidationError
+
 from attache_core import messaging, sniffing
 from attache_core.events import AttachmentCreated, AttachmentEnriched, RawEvent, make_event
 from attache_core.messaging import EventHandler, EventPublisher, PermanentError, QueueSpec
 from attache_core.s3 import BlobStore, open_blob_store
-from pydantic import ValidationError
-
 from attache_enricher.extract import ExtractionFailed, extract_text
 from attache_enricher.settings import EnricherSettings
 

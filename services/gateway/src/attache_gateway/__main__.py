@@ -1,8 +1,8 @@
 """python -m attache_gateway"""
 
 from aiohttp import web
-from attache_core.logging import configure_logging
 
+from attache_core.logging import configure_logging
 from attache_gateway.app import create_app
 from attache_gateway.settings import GatewaySettings
 

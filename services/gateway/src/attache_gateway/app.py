@@ -9,14 +9,15 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+
 from attache_core import messaging
 from attache_core.auth import TokenVerifier
 from attache_core.s3 import open_blob_store
 from attache_core.web import READINESS_CHECKS_KEY, create_base_app, postgres_context
-
+from attache_gateway import routes  # noqa: F401  (registers its operations on `api`)
+from attache_gateway.api import api, openapi_document
 from attache_gateway.catalog_client import CatalogClient
 from attache_gateway.keys import BLOBS, CATALOG, POOL, SETTINGS, VERIFIER
-from attache_gateway.routes import api, openapi_document
 from attache_gateway.settings import GatewaySettings
 from attache_gateway.sweeper import run_sweeper
 

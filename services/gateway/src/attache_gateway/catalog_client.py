@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
 from attache_core.errors import AttacheError, UpstreamFailed
 from attache_core.web import REQUEST_ID_HEADER
 

@@ -2,9 +2,9 @@
 
 import asyncpg
 from aiohttp import web
+
 from attache_core.auth import TokenVerifier
 from attache_core.s3 import BlobStore
-
 from attache_gateway.catalog_client import CatalogClient
 from attache_gateway.settings import GatewaySettings
 

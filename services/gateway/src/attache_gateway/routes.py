@@ -1,18 +1,14 @@
-"""The gateway's HTTP API: the only entry for clients."""
+"""The CRM attachment flow (seed 000) and the customers it belongs to."""
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
-from attache_core.auth import Principal
-from attache_core.errors import NotFound
-from attache_core.openapi import ApiSpec
-from attache_core.web import json_response, parse_body
 
+from attache_core.web import json_response, parse_body
 from attache_gateway import uploads
+from attache_gateway.api import api, authenticate, path_uuid
 from attache_gateway.domain import Attachment, ConfirmRequest, PresignRequest, PresignResponse
-from attache_gateway.keys import BLOBS, CATALOG, POOL, SETTINGS, VERIFIER
+from attache_gateway.keys import BLOBS, CATALOG, POOL, SETTINGS
 from attache_gateway.proxied import (
     AttachmentPage,
     Customer,
@@ -21,24 +17,6 @@ from attache_gateway.proxied import (
     CustomerQuery,
     PageQuery,
 )
-
-api = ApiSpec(
-    title="Attache API",
-    version="1.0.0",
-    description="Attachments for business applications: presigned uploads to private object "
-    "storage, verified on confirm, catalogued, searchable and enriched.",
-)
-
-
-async def authenticate(request: web.Request) -> Principal:
-    return await request.app[VERIFIER].authenticate(request.headers.get("Authorization"))
-
-
-def _customer_id(request: web.Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info["customer_id"])
-    except ValueError as exc:
-        raise NotFound("Customer not found") from exc
 
 
 def _upload_context(request: web.Request) -> uploads.UploadContext:
@@ -57,7 +35,7 @@ def _upload_context(request: web.Request) -> uploads.UploadContext:
 )
 async def presign_attachment(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    customer_id = _customer_id(request)
+    customer_id = path_uuid(request, "customer_id", "Customer")
     body = await parse_body(request, PresignRequest)
     result = await uploads.presign_upload(
         _upload_context(request), principal, request.headers["Authorization"], customer_id, body
@@ -77,7 +55,7 @@ async def presign_attachment(request: web.Request) -> web.Response:
 )
 async def confirm_attachment(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    customer_id = _customer_id(request)
+    customer_id = path_uuid(request, "customer_id", "Customer")
     body = await parse_body(request, ConfirmRequest)
     attachment, created = await uploads.confirm_upload(
         _upload_context(request), principal, request.headers["Authorization"], customer_id, body
@@ -133,7 +111,3 @@ async def list_customers(request: web.Request) -> web.Response:
 )
 async def get_customer(request: web.Request) -> web.Response:
     return await _forward(request)
-
-
-async def openapi_document(_request: web.Request) -> web.Response:
-    return json_response(api.document())

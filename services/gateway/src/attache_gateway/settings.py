@@ -1,5 +1,6 @@
-from attache_core.settings import CommonSettings
 from pydantic import Field
+
+from attache_core.settings import CommonSettings
 
 DEFAULT_ALLOWED_CONTENT_TYPES = [
     "application/pdf",

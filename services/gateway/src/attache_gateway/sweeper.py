@@ -11,8 +11,8 @@ import asyncio
 
 import asyncpg
 import structlog
-from attache_core.s3 import BlobStore
 
+from attache_core.s3 import BlobStore
 from attache_gateway import repository as repo
 
 log = structlog.get_logger("attache.gateway.sweeper")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import structlog
+
 from attache_core import filenames, sniffing
 from attache_core.auth import Principal
 from attache_core.errors import (
@@ -22,7 +23,6 @@ from attache_core.errors import (
     UnsupportedMediaType,
 )
 from attache_core.s3 import BlobStore
-
 from attache_gateway import repository as repo
 from attache_gateway.catalog_client import CatalogClient
 from attache_gateway.domain import Attachment, ConfirmRequest, PresignRequest, PresignResponse

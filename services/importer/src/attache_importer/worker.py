@@ -7,9 +7,9 @@ import asyncio
 
 import structlog
 from aio_pika.abc import AbstractRobustConnection
+
 from attache_core import messaging
 from attache_core.messaging import QueueSpec, declare_work_queue
-
 from attache_importer.settings import ImporterSettings
 
 IMPORT_QUEUE = QueueSpec(

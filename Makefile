@@ -13,7 +13,7 @@ help:
 
 install:
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	@$(UV) sync --frozen --quiet
 
 run: install
 	$(UV) run --frozen python -m attache_devstack.run
@@ -29,8 +29,9 @@ token: install
 test: install
 	$(PYTEST) -p no:cacheprovider
 
+# The JSON report goes to stdout (progress to stderr): make bench > report.json
 bench: install
-	$(UV) run --frozen python -m tests.bench
+	@$(UV) run --frozen python -m tests.bench
 
 lint: install
 	$(UV) run --frozen ruff check .

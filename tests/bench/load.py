@@ -63,31 +63,46 @@ def machine_cpu_seconds() -> tuple[float, float]:
 
 
 class CpuSampler:
-    """CPU used over a window by named processes, this process and the machine."""
+    """CPU used over a window by groups of processes, by this process and the machine.
 
-    def __init__(self, pids: dict[str, int]) -> None:
-        self._pids = pids
+    Figures are in cores: 1.0 is one core busy for the whole window. ``other`` is
+    what the machine spent beyond the named groups (RabbitMQ, the kernel, neighbours).
+    """
 
-    def start(self) -> None:
+    def __init__(
+        self, groups: Callable[[], Awaitable[dict[str, list[int]]]] | dict[str, list[int]]
+    ) -> None:
+        # A callable is asked at start(): e.g. a pool's connections open during warm-up.
+        self._source = groups
+        self._groups: dict[str, list[int]] = {}
+
+    def _sample(self) -> dict[str, float]:
+        return {
+            name: sum(process_cpu_seconds(pid) for pid in pids)
+            for name, pids in self._groups.items()
+        }
+
+    async def start(self) -> None:
+        source = self._source
+        self._groups = source if isinstance(source, dict) else await source()
         self._t0 = time.perf_counter()
-        self._proc0 = {name: process_cpu_seconds(pid) for name, pid in self._pids.items()}
+        self._proc0 = self._sample()
         self._self0 = time.process_time()
         self._machine0 = machine_cpu_seconds()
 
     def stop(self) -> dict[str, Any]:
         wall = time.perf_counter() - self._t0
+        proc1 = self._sample()
+        shares = {name: (proc1[name] - self._proc0[name]) / wall for name in proc1}
+        shares["load_generator"] = (time.process_time() - self._self0) / wall
         busy1, total1 = machine_cpu_seconds()
         busy0, total0 = self._machine0
         cores = os.cpu_count() or 1
-        shares = {
-            name: (process_cpu_seconds(pid) - self._proc0[name]) / wall
-            for name, pid in self._pids.items()
-        }
-        shares["load_generator"] = (time.process_time() - self._self0) / wall
+        busy_fraction = (busy1 - busy0) / max(total1 - total0, 1e-9)
+        shares["other"] = max(0.0, busy_fraction * cores - sum(shares.values()))
         return {
-            # In cores: 1.0 is one core fully busy for the whole window.
             "cores_used": {name: round(v, 3) for name, v in shares.items()},
-            "machine_busy_fraction": round((busy1 - busy0) / max(total1 - total0, 1e-9), 3),
+            "machine_busy_fraction": round(busy_fraction, 3),
             "cores": cores,
         }
 
@@ -99,6 +114,9 @@ class LoadResult:
     latencies: list[float]
     statuses: Counter = field(default_factory=Counter)
     cpu: dict[str, Any] = field(default_factory=dict)
+    connection_errors: dict[str, int] = field(default_factory=dict)
+    # The measured window, in event-loop time.
+    window: tuple[float, float] = (0.0, 0.0)
 
     @property
     def rps(self) -> float:
@@ -118,6 +136,8 @@ class LoadResult:
         }
         if out["errors"]:
             out["statuses"] = {str(k): v for k, v in sorted(self.statuses.items())}
+        if self.connection_errors:
+            out["connection_errors"] = self.connection_errors
         if self.cpu:
             out["cpu"] = self.cpu
         return out
@@ -139,7 +159,14 @@ class RawConnection:
             self._reader, self._writer = await asyncio.open_connection(
                 self._host, self._port, limit=1 << 20
             )
-        assert self._reader is not None
+        try:
+            return await self._exchange(raw)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _exchange(self, raw: bytes) -> tuple[int, bytes]:
+        assert self._reader is not None and self._writer is not None
         self._writer.write(raw)
         head = await self._reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
@@ -169,6 +196,32 @@ class RawConnection:
             self._reader = self._writer = None
 
 
+class RawClient:
+    """Keep-alive connections to any number of origins, for requests built on the fly."""
+
+    def __init__(self) -> None:
+        self._connections: dict[tuple[str, int], RawConnection] = {}
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+    ) -> tuple[int, bytes]:
+        host, port, raw = build_request(method, url, headers=headers, body=body)
+        connection = self._connections.get((host, port))
+        if connection is None:
+            connection = self._connections[(host, port)] = RawConnection(host, port)
+        return await connection.request(raw)
+
+    async def close(self) -> None:
+        for connection in self._connections.values():
+            await connection.close()
+        self._connections.clear()
+
+
 def build_request(
     method: str, url: str, *, headers: dict[str, str] | None = None, body: bytes = b""
 ) -> tuple[str, int, bytes]:
@@ -186,7 +239,7 @@ def build_request(
     return parts.hostname or "127.0.0.1", parts.port or 80, raw
 
 
-# A request function: one request in, (status, seconds) out. Each worker gets its own.
+# Sends one request and returns its HTTP status. Each worker has its own.
 RequestFn = Callable[[], Awaitable[int]]
 
 
@@ -210,14 +263,17 @@ async def run_closed_loop(
     t1 = t0 + duration
     latencies: list[float] = []
     statuses: Counter = Counter()
-    measuring = asyncio.Event()
 
     async def worker(send: RequestFn) -> None:
         clock = time.perf_counter
         now = loop.time
         while True:
             begin = clock()
-            status = await send()
+            try:
+                status = await send()
+            except (OSError, asyncio.IncompleteReadError, aiohttp.ClientError) as exc:
+                status = 0  # a connection error; the next request reconnects
+                errors[type(exc).__name__] += 1
             end_loop = now()
             if end_loop >= t1:
                 return
@@ -225,20 +281,26 @@ async def run_closed_loop(
                 latencies.append(clock() - begin)
                 statuses[status] += 1
 
+    usage: dict[str, Any] = {}
+
     async def window() -> None:
         await asyncio.sleep(max(0.0, t0 - loop.time()))
         if cpu:
-            cpu.start()
-        measuring.set()
+            await cpu.start()
         await asyncio.sleep(max(0.0, t1 - loop.time()))
+        if cpu:
+            usage.update(cpu.stop())
 
+    errors: Counter = Counter()
     try:
         await asyncio.gather(window(), *(worker(send) for send, _ in workers))
     finally:
         for _, close in workers:
             await close()
-    usage = cpu.stop() if cpu else {}
-    return LoadResult(len(latencies), duration, latencies, statuses, usage)
+    result = LoadResult(len(latencies), duration, latencies, statuses, usage)
+    result.connection_errors = dict(errors)
+    result.window = (t0, t1)
+    return result
 
 
 def raw_worker_factory(

@@ -15,7 +15,7 @@ from attache_catalog.app import MIGRATIONS
 from attache_catalog.keys import CONSUMERS
 from attache_catalog.outbox_relay import OutboxRelay
 from attache_core import messaging
-from attache_core.db import create_pool, migrate
+from attache_core.db import create_pool, init_connection, migrate
 from attache_core.events import AttachmentEnriched, ImportRequested, make_event
 from attache_devstack import infra
 from attache_devstack.waiting import counted, eventually
@@ -134,6 +134,7 @@ async def test_unroutable_outbox_rows_stay_unpublished(own_database, amqp):
 
 async def _attachment(database_url: str, org: str) -> uuid.UUID:
     conn = await asyncpg.connect(database_url)
+    await init_connection(conn)  # the services' jsonb codec
     try:
         customer = await repo.insert_customer(
             conn, org_id=org, full_name="C", email="c@example.com", phone=None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import time
 from typing import Any
 
 import jwt
@@ -20,6 +21,8 @@ from attache_core.settings import CommonSettings
 
 _ASYMMETRIC = {"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"}
 _SYMMETRIC = {"HS256", "HS384", "HS512"}
+# Verified tokens remembered per process (a few MB at most).
+_VERIFIED_CACHE_SIZE = 10_000
 
 
 class Role(enum.StrEnum):
@@ -74,6 +77,8 @@ class TokenVerifier:
         self._audience = settings.jwt_audience
         self._leeway = settings.jwt_leeway_seconds
         self._secret = settings.jwt_secret.get_secret_value()
+        # token → (principal, expires at as a unix time, leeway included)
+        self._verified: dict[str, tuple[Principal, float]] = {}
         # PyJWKClient caches the key set and refetches on an unknown `kid`.
         self._jwks = (
             jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300)
@@ -103,10 +108,13 @@ class TokenVerifier:
     def verify(self, token: str, key: Any = None) -> Principal:
         """Blocking when a JWKS key must be fetched: use `authenticate` on the event loop."""
         alg = self._algorithm(token)
+        return self._decode(token, alg, key if key is not None else self._key_for(token, alg))
+
+    def _decode(self, token: str, alg: str, key: Any) -> Principal:
         try:
             claims = jwt.decode(
                 token,
-                key if key is not None else self._key_for(token, alg),
+                key,
                 algorithms=[alg],
                 audience=self._audience,
                 issuer=self._issuer,
@@ -116,9 +124,17 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise Unauthenticated("Authentication required") from exc
         try:
-            return Principal.model_validate(claims)
+            principal = Principal.model_validate(claims)
         except ValidationError as exc:
             raise Unauthenticated("Authentication required") from exc
+        self._remember(token, principal, claims["exp"])
+        return principal
+
+    def _remember(self, token: str, principal: Principal, exp: int | float) -> None:
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            # Dicts keep insertion order: drop the oldest entry.
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (principal, float(exp) + self._leeway)
 
     async def authenticate(self, authorization: str | None) -> Principal:
         """The principal of an `Authorization: Bearer …` header, or Unauthenticated."""
@@ -128,12 +144,18 @@ class TokenVerifier:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("Authentication required")
+        # A token verified before is the same claims until it expires: skip the crypto.
+        cached = self._verified.get(token)
+        if cached is not None:
+            if time.time() < cached[1]:
+                return cached[0]
+            del self._verified[token]
         alg = self._algorithm(token)
         if alg in _SYMMETRIC:
-            return self.verify(token, self._secret)
+            return self._decode(token, alg, self._secret)
         # PyJWKClient fetches keys with blocking I/O (cached afterwards): keep it off the loop.
         key = await asyncio.to_thread(self._key_for, token, alg)
-        return self.verify(token, key)
+        return self._decode(token, alg, key)
 
 
 def issue_dev_token(
@@ -147,8 +169,6 @@ def issue_dev_token(
     ttl_seconds: int = 3600,
 ) -> str:
     """An HS256 token for development and tests (never used by the services themselves)."""
-    import time
-
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": sub,

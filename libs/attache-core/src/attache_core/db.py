@@ -16,7 +16,7 @@ import structlog
 log = structlog.get_logger("attache.db")
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
     # jsonb in and out as Python objects rather than strings.
     await conn.set_type_codec(
         "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
@@ -26,12 +26,19 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset round trip on every release: the services keep no session
+    state (transactions are closed by their context managers, locks are
+    transaction-scoped, LISTEN runs on a dedicated connection)."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         dsn,
+        reset=_keep_session,
         min_size=min_size,
         max_size=max_size,
-        init=_init_connection,
+        init=init_connection,
         command_timeout=60,
     )
 

@@ -71,6 +71,8 @@ class AttachmentDeleted(BaseModel):
     org_id: str
     bucket: str
     object_key: str
+    # "deleted" by a user, or "expired" (its expires_at passed and the sweeper removed it).
+    reason: str
     deleted_at: datetime
 
 

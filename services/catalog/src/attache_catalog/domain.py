@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[
@@ -59,7 +59,7 @@ class AttachmentRegistration(StrictModel):
     """What the gateway registers after it has verified an uploaded object."""
 
     id: uuid.UUID
-    customer_id: uuid.UUID
+    customer_id: uuid.UUID | None = None
     bucket: str = Field(min_length=1, max_length=63)
     object_key: str = Field(min_length=1, max_length=1024)
     filename: str = Field(min_length=1, max_length=255)
@@ -67,7 +67,13 @@ class AttachmentRegistration(StrictModel):
     size_bytes: int = Field(ge=0)
     etag: str | None = Field(default=None, max_length=200)
     checksum_sha256: str | None = Field(default=None, max_length=100)
+    checksum_md5: str | None = Field(default=None, max_length=100)
     detected_mime_type: str | None = Field(default=None, max_length=255)
+    file_type: str | None = Field(default=None, max_length=50)
+    ticket_id: str | None = Field(default=None, max_length=100)
+    service_id: str | None = Field(default=None, max_length=100)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    expires_at: AwareDatetime | None = None
 
 
 class Attachment(BaseModel):
@@ -82,11 +88,43 @@ class Attachment(BaseModel):
     size_bytes: int
     uploaded_by: str
     created_at: datetime
+    bucket: str
     detected_mime_type: str | None = None
     checksum_sha256: str | None = None
+    checksum_md5: str | None = None
+    file_type: str | None = None
+    ticket_id: str | None = None
+    service_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    expires_at: datetime | None = None
     ai_status: str
     aiProcessed: bool
     aiProcessedAt: datetime | None
+
+
+class FileQuery(QueryModel):
+    """The files API lists (seed 002): by customer or by ticket, offset-paged."""
+
+    customer_id: uuid.UUID | None = None
+    ticket_id: str | None = Field(default=None, min_length=1, max_length=100)
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class SweepClaim(StrictModel):
+    limit: int = Field(default=100, ge=1, le=1000)
+    lease_seconds: int = Field(default=300, ge=10, le=3600)
+
+
+class SweepPurge(StrictModel):
+    ids: list[uuid.UUID] = Field(max_length=1000)
+
+
+class DueObject(BaseModel):
+    id: uuid.UUID
+    org_id: str
+    bucket: str
+    object_key: str
 
 
 class AttachmentPage(BaseModel):

@@ -13,8 +13,11 @@ CUSTOMER_COLUMNS = "id, org_id, full_name, email, phone, created_at"
 ATTACHMENT_COLUMNS = (
     "id, org_id, customer_id, bucket, object_key, filename, content_type, size_bytes,"
     " uploaded_by, etag, checksum_sha256, detected_mime_type, text_length, ai_status, ai_error,"
-    " ai_processed, ai_processed_at, ai_model_version, created_at, updated_at"
+    " ai_processed, ai_processed_at, ai_model_version, created_at, updated_at, file_type,"
+    " ticket_id, service_id, metadata, checksum_md5, expires_at"
 )
+# What readers may see: not deleted, not past its expiry (the sweeper removes those).
+VISIBLE = "deleted_at IS NULL AND (expires_at IS NULL OR expires_at > now())"
 
 
 async def add_outbox(conn: asyncpg.Connection, event: RawEvent) -> None:
@@ -87,8 +90,10 @@ async def insert_attachment(
     return await conn.fetchrow(
         f"""INSERT INTO catalog.attachments
               (id, org_id, customer_id, bucket, object_key, filename, content_type, size_bytes,
-               uploaded_by, etag, checksum_sha256, detected_mime_type)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+               uploaded_by, etag, checksum_sha256, detected_mime_type, file_type, ticket_id,
+               service_id, metadata, checksum_md5, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                    $17, $18)
             ON CONFLICT DO NOTHING
             RETURNING {ATTACHMENT_COLUMNS}""",
         reg["id"],
@@ -103,6 +108,12 @@ async def insert_attachment(
         reg["etag"],
         reg["checksum_sha256"],
         reg["detected_mime_type"],
+        reg.get("file_type"),
+        reg.get("ticket_id"),
+        reg.get("service_id"),
+        reg.get("metadata") or {},
+        reg.get("checksum_md5"),
+        reg.get("expires_at"),
     )
 
 
@@ -110,7 +121,8 @@ async def get_attachment(
     conn: asyncpg.Connection, org_id: str, attachment_id: uuid.UUID
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        f"SELECT {ATTACHMENT_COLUMNS} FROM catalog.attachments WHERE org_id = $1 AND id = $2",
+        f"SELECT {ATTACHMENT_COLUMNS} FROM catalog.attachments"
+        f" WHERE org_id = $1 AND id = $2 AND {VISIBLE}",
         org_id,
         attachment_id,
     )
@@ -126,7 +138,7 @@ async def list_customer_attachments(
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"""SELECT {ATTACHMENT_COLUMNS} FROM catalog.attachments
-            WHERE org_id = $1 AND customer_id = $2
+            WHERE org_id = $1 AND customer_id = $2 AND {VISIBLE}
               AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
             ORDER BY created_at DESC, id DESC
             LIMIT $5""",
@@ -162,7 +174,7 @@ async def record_enrichment(
                checksum_sha256 = COALESCE(checksum_sha256, $5),
                text_length = $6,
                updated_at = now()
-           WHERE org_id = $1 AND id = $2""",
+           WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL""",
         org_id,
         attachment_id,
         status,
@@ -174,6 +186,72 @@ async def record_enrichment(
         processed_at,
     )
     return result != "UPDATE 0"
+
+
+async def list_files(
+    conn: asyncpg.Connection,
+    org_id: str,
+    *,
+    customer_id: uuid.UUID | None,
+    ticket_id: str | None,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {ATTACHMENT_COLUMNS} FROM catalog.attachments
+            WHERE org_id = $1 AND {VISIBLE}
+              AND ($2::uuid IS NULL OR customer_id = $2)
+              AND ($3::text IS NULL OR ticket_id = $3)
+            ORDER BY created_at DESC, id DESC
+            LIMIT $4 OFFSET $5""",
+        org_id,
+        customer_id,
+        ticket_id,
+        limit,
+        offset,
+    )
+
+
+async def mark_deleted(
+    conn: asyncpg.Connection, org_id: str, attachment_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """Tombstone a visible attachment; its row goes once its object is gone."""
+    return await conn.fetchrow(
+        f"""UPDATE catalog.attachments SET deleted_at = now(), updated_at = now()
+            WHERE org_id = $1 AND id = $2 AND {VISIBLE}
+            RETURNING {ATTACHMENT_COLUMNS}""",
+        org_id,
+        attachment_id,
+    )
+
+
+async def claim_due(
+    conn: asyncpg.Connection, limit: int, lease_seconds: int
+) -> list[asyncpg.Record]:
+    """Deleted or expired rows no other sweeper holds, leased for `lease_seconds`."""
+    return await conn.fetch(
+        """UPDATE catalog.attachments SET sweep_claimed_until = now() + make_interval(secs => $2)
+           WHERE id IN (
+               SELECT id FROM catalog.attachments
+               WHERE (deleted_at IS NOT NULL OR expires_at <= now())
+                 AND (sweep_claimed_until IS NULL OR sweep_claimed_until < now())
+               ORDER BY LEAST(expires_at, deleted_at)
+               LIMIT $1
+               FOR UPDATE SKIP LOCKED)
+           RETURNING id, org_id, bucket, object_key, deleted_at""",
+        limit,
+        lease_seconds,
+    )
+
+
+async def purge(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    """Remove rows whose objects are gone; only rows that really are deleted or expired."""
+    return await conn.fetch(
+        f"""DELETE FROM catalog.attachments
+            WHERE id = ANY($1::uuid[]) AND (deleted_at IS NOT NULL OR expires_at <= now())
+            RETURNING {ATTACHMENT_COLUMNS}, deleted_at""",
+        ids,
+    )
 
 
 # ---- outbox relay ---------------------------------------------------------------------

@@ -8,7 +8,15 @@ import uuid
 from aiohttp import web
 
 from attache_catalog import service
-from attache_catalog.domain import AttachmentRegistration, CustomerCreate, CustomerQuery, PageQuery
+from attache_catalog.domain import (
+    AttachmentRegistration,
+    CustomerCreate,
+    CustomerQuery,
+    FileQuery,
+    PageQuery,
+    SweepClaim,
+    SweepPurge,
+)
 from attache_catalog.keys import POOL, SETTINGS, VERIFIER
 from attache_core.auth import Principal
 from attache_core.errors import NotFound
@@ -61,13 +69,57 @@ async def list_customer_attachments(request: web.Request) -> web.Response:
     return json_response(page)
 
 
-@routes.post("/internal/v1/attachments")
-async def register_attachment(request: web.Request) -> web.Response:
-    # Only the gateway, which has verified the object, may register one.
+def _require_gateway(request: web.Request) -> None:
+    """Only the gateway (which holds the shared secret) may call internal endpoints."""
     given = request.headers.get(INTERNAL_SECRET_HEADER, "")
     expected = request.app[SETTINGS].internal_secret.get_secret_value()
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise NotFound("Not found")
+
+
+@routes.get("/v1/attachments/{attachment_id}")
+async def get_attachment(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    attachment_id = _uuid(request, "attachment_id", "Attachment")
+    return json_response(await service.get_attachment(request.app[POOL], principal, attachment_id))
+
+
+@routes.get("/v1/files")
+async def list_files(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    query = parse_query(request, FileQuery)
+    files = await service.list_files(request.app[POOL], principal, query)
+    return json_response([f.model_dump(mode="json") for f in files])
+
+
+@routes.delete("/internal/v1/attachments/{attachment_id}")
+async def delete_attachment(request: web.Request) -> web.Response:
+    _require_gateway(request)
+    principal = await _principal(request)
+    attachment_id = _uuid(request, "attachment_id", "Attachment")
+    return json_response(
+        await service.delete_attachment(request.app[POOL], principal, attachment_id)
+    )
+
+
+@routes.post("/internal/v1/sweep/claim")
+async def claim_due(request: web.Request) -> web.Response:
+    _require_gateway(request)
+    claim = await parse_body(request, SweepClaim)
+    due = await service.claim_due(request.app[POOL], claim)
+    return json_response([d.model_dump(mode="json") for d in due])
+
+
+@routes.post("/internal/v1/sweep/purge")
+async def purge(request: web.Request) -> web.Response:
+    _require_gateway(request)
+    body = await parse_body(request, SweepPurge)
+    return json_response({"purged": await service.purge(request.app[POOL], body.ids)})
+
+
+@routes.post("/internal/v1/attachments")
+async def register_attachment(request: web.Request) -> web.Response:
+    _require_gateway(request)  # only the gateway, which verified the object, registers it
     principal = await _principal(request)
     body = await parse_body(request, AttachmentRegistration)
     attachment, created = await service.register_attachment(request.app[POOL], principal, body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -15,11 +16,20 @@ from attache_catalog.domain import (
     CustomerCreate,
     CustomerPage,
     CustomerQuery,
+    DueObject,
+    FileQuery,
     PageQuery,
+    SweepClaim,
 )
 from attache_core.auth import Principal
 from attache_core.errors import Conflict, NotFound
-from attache_core.events import AttachmentCreated, AttachmentEnriched, make_event
+from attache_core.events import (
+    AttachmentCreated,
+    AttachmentDeleted,
+    AttachmentEnriched,
+    RawEvent,
+    make_event,
+)
 from attache_core.idempotency import claim_message
 from attache_core.pagination import decode_cursor, encode_cursor
 
@@ -37,8 +47,15 @@ def to_attachment(row: asyncpg.Record) -> Attachment:
         size_bytes=row["size_bytes"],
         uploaded_by=row["uploaded_by"],
         created_at=row["created_at"],
+        bucket=row["bucket"],
         detected_mime_type=row["detected_mime_type"],
         checksum_sha256=row["checksum_sha256"],
+        checksum_md5=row["checksum_md5"],
+        file_type=row["file_type"],
+        ticket_id=row["ticket_id"],
+        service_id=row["service_id"],
+        metadata=row["metadata"],
+        expires_at=row["expires_at"],
         ai_status=row["ai_status"],
         aiProcessed=row["ai_processed"],
         aiProcessedAt=row["ai_processed_at"],
@@ -98,9 +115,15 @@ async def register_attachment(
     pool: asyncpg.Pool, principal: Principal, reg: AttachmentRegistration
 ) -> tuple[Attachment, bool]:
     """Idempotent on `reg.id`: a repeat returns the stored attachment and emits nothing."""
-    principal.require_customer_access(str(reg.customer_id))
+    if reg.customer_id is None:
+        principal.require_staff()  # a customer's files always belong to its customer
+    else:
+        principal.require_customer_access(str(reg.customer_id))
     async with pool.acquire() as conn, conn.transaction():
-        if await repo.get_customer(conn, principal.org_id, reg.customer_id) is None:
+        if (
+            reg.customer_id is not None
+            and await repo.get_customer(conn, principal.org_id, reg.customer_id) is None
+        ):
             raise NotFound("Customer not found")
         row = await repo.insert_attachment(
             conn, org_id=principal.org_id, uploaded_by=principal.sub, reg=reg.model_dump()
@@ -113,7 +136,7 @@ async def register_attachment(
         data = AttachmentCreated(
             attachment_id=row["id"],
             org_id=row["org_id"],
-            customer_id=str(row["customer_id"]),
+            customer_id=str(row["customer_id"]) if row["customer_id"] else None,
             bucket=row["bucket"],
             object_key=row["object_key"],
             filename=row["filename"],
@@ -149,6 +172,102 @@ async def list_customer_attachments(
     return AttachmentPage(
         items=[to_attachment(r) for r in rows], next_cursor=_page_cursor(rows, query.limit)
     )
+
+
+def _require_visible(principal: Principal, row: asyncpg.Record | None) -> asyncpg.Record:
+    """Another tenant's or another customer's attachment is simply not found."""
+    if row is None or (
+        not principal.is_staff
+        and (row["customer_id"] is None or str(row["customer_id"]) != principal.customer_id)
+    ):
+        raise NotFound("Attachment not found")
+    return row
+
+
+async def get_attachment(
+    pool: asyncpg.Pool, principal: Principal, attachment_id: uuid.UUID
+) -> Attachment:
+    async with pool.acquire() as conn:
+        row = await repo.get_attachment(conn, principal.org_id, attachment_id)
+    return to_attachment(_require_visible(principal, row))
+
+
+async def list_files(
+    pool: asyncpg.Pool, principal: Principal, query: FileQuery
+) -> list[Attachment]:
+    if query.customer_id is not None:
+        principal.require_customer_access(str(query.customer_id))
+    elif not principal.is_staff:
+        if principal.customer_id is None:
+            raise NotFound("Not found")
+        # A customer sees ticket media of its own customer only.
+        query = query.model_copy(update={"customer_id": uuid.UUID(principal.customer_id)})
+    async with pool.acquire() as conn:
+        if (
+            query.customer_id is not None
+            and await repo.get_customer(conn, principal.org_id, query.customer_id) is None
+        ):
+            raise NotFound("Customer not found")
+        rows = await repo.list_files(
+            conn,
+            principal.org_id,
+            customer_id=query.customer_id,
+            ticket_id=query.ticket_id,
+            limit=query.limit,
+            offset=query.offset,
+        )
+    return [to_attachment(r) for r in rows]
+
+
+def _deleted_event(row: asyncpg.Record, reason: str) -> RawEvent:
+    data = AttachmentDeleted(
+        attachment_id=row["id"],
+        org_id=row["org_id"],
+        bucket=row["bucket"],
+        object_key=row["object_key"],
+        reason=reason,
+        deleted_at=datetime.now(UTC),
+    )
+    return make_event(
+        "attachment.deleted", data, source=SOURCE, subject=str(row["id"]), org_id=row["org_id"]
+    )
+
+
+async def delete_attachment(
+    pool: asyncpg.Pool, principal: Principal, attachment_id: uuid.UUID
+) -> DueObject:
+    """Tombstone the record and announce it; the caller then deletes the object and purges."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = _require_visible(
+            principal, await repo.get_attachment(conn, principal.org_id, attachment_id)
+        )
+        row = await repo.mark_deleted(conn, principal.org_id, row["id"])
+        if row is None:  # deleted concurrently
+            raise NotFound("Attachment not found")
+        await repo.add_outbox(conn, _deleted_event(row, "deleted"))
+    return DueObject(
+        id=row["id"], org_id=row["org_id"], bucket=row["bucket"], object_key=row["object_key"]
+    )
+
+
+async def claim_due(pool: asyncpg.Pool, claim: SweepClaim) -> list[DueObject]:
+    async with pool.acquire() as conn:
+        rows = await repo.claim_due(conn, claim.limit, claim.lease_seconds)
+    return [
+        DueObject(id=r["id"], org_id=r["org_id"], bucket=r["bucket"], object_key=r["object_key"])
+        for r in rows
+    ]
+
+
+async def purge(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> int:
+    """Remove records whose objects the sweeper deleted; expired ones are announced now
+    (deleted ones were announced when the tombstone was written)."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await repo.purge(conn, ids)
+        for row in rows:
+            if row["deleted_at"] is None:
+                await repo.add_outbox(conn, _deleted_event(row, "expired"))
+    return len(rows)
 
 
 ENRICHED_CONSUMER = "catalog.attachment-enriched"

@@ -12,12 +12,16 @@ from aiohttp import web
 
 from attache_core import messaging
 from attache_core.auth import TokenVerifier
+from attache_core.batching import BatchWriter
 from attache_core.s3 import open_blob_store
 from attache_core.web import READINESS_CHECKS_KEY, create_base_app, postgres_context
-from attache_gateway import routes  # noqa: F401  (registers its operations on `api`)
+from attache_gateway import (
+    repository,
+    routes,  # noqa: F401  (registers its operations on `api`)
+)
 from attache_gateway.api import api, openapi_document
 from attache_gateway.catalog_client import CatalogClient
-from attache_gateway.keys import BLOBS, CATALOG, POOL, SETTINGS, VERIFIER
+from attache_gateway.keys import BLOBS, CATALOG, POOL, SESSION_WRITER, SETTINGS, VERIFIER
 from attache_gateway.settings import GatewaySettings
 from attache_gateway.sweeper import run_sweeper
 
@@ -77,6 +81,9 @@ def create_app(settings: GatewaySettings, *, background: bool = True) -> web.App
     app = create_base_app()
     app[SETTINGS] = settings
     app[VERIFIER] = TokenVerifier(settings)
+    app[SESSION_WRITER] = BatchWriter(
+        lambda sessions: repository.insert_sessions(app[POOL], sessions)
+    )
     app.cleanup_ctx.extend(
         [
             postgres_context(settings, POOL, "gateway", MIGRATIONS),

@@ -4,6 +4,7 @@ import asyncpg
 from aiohttp import web
 
 from attache_core.auth import TokenVerifier
+from attache_core.batching import BatchWriter
 from attache_core.s3 import BlobStore
 from attache_gateway.catalog_client import CatalogClient
 from attache_gateway.settings import GatewaySettings
@@ -13,3 +14,4 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 BLOBS = web.AppKey("blobs", BlobStore)
 CATALOG = web.AppKey("catalog", CatalogClient)
+SESSION_WRITER = web.AppKey("session_writer", BatchWriter)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import NamedTuple
 
 import asyncpg
 
@@ -13,6 +14,34 @@ SESSION_COLUMNS = (
     " detected_mime_type,"
     " created_at, expires_at"
 )
+
+
+class NewSession(NamedTuple):
+    """An upload session as presign creates it (columns in insert order)."""
+
+    id: uuid.UUID
+    org_id: str
+    customer_id: uuid.UUID
+    created_by: str
+    bucket: str
+    object_key: str
+    filename: str
+    content_type: str
+    declared_size: int
+    checksum_sha256: str | None
+    content_md5: str | None
+    expires_at: datetime
+
+
+async def insert_sessions(pool: asyncpg.Pool, sessions: list[NewSession]) -> None:
+    """All in one transaction and one pipelined round trip (see attache_core.batching)."""
+    await pool.executemany(
+        """INSERT INTO gateway.upload_sessions
+             (id, org_id, customer_id, created_by, bucket, object_key, filename, content_type,
+              declared_size, checksum_sha256, content_md5, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
+        sessions,
+    )
 
 
 async def insert_session(

@@ -8,7 +8,7 @@ from attache_core.web import json_response, parse_body
 from attache_gateway import uploads
 from attache_gateway.api import api, authenticate, path_uuid
 from attache_gateway.domain import Attachment, ConfirmRequest, PresignRequest, PresignResponse
-from attache_gateway.keys import BLOBS, CATALOG, POOL, SETTINGS
+from attache_gateway.keys import BLOBS, CATALOG, POOL, SESSION_WRITER, SETTINGS
 from attache_gateway.proxied import (
     AttachmentPage,
     Customer,
@@ -21,7 +21,9 @@ from attache_gateway.proxied import (
 
 def _upload_context(request: web.Request) -> uploads.UploadContext:
     app = request.app
-    return uploads.UploadContext(app[SETTINGS], app[POOL], app[BLOBS], app[CATALOG])
+    return uploads.UploadContext(
+        app[SETTINGS], app[POOL], app[BLOBS], app[CATALOG], app[SESSION_WRITER]
+    )
 
 
 @api.operation(

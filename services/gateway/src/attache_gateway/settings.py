@@ -1,5 +1,8 @@
+from functools import cached_property
+
 from pydantic import Field
 
+from attache_core import sniffing
 from attache_core.settings import CommonSettings
 
 DEFAULT_ALLOWED_CONTENT_TYPES = [
@@ -40,6 +43,10 @@ DEFAULT_ALLOWED_CONTENT_TYPES = [
 
 
 class GatewaySettings(CommonSettings):
+    @cached_property
+    def allowed_content_type_set(self) -> frozenset[str]:
+        return frozenset(sniffing.normalise(t) for t in self.allowed_content_types)
+
     gateway_port: int = 8080
     catalog_url: str = "http://127.0.0.1:8081"
     # A presigned upload URL is valid this long...

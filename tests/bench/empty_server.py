@@ -2,7 +2,8 @@
 
 Run as its own process (``python tests/bench/empty_server.py --port N``) so the
 baseline pays the same process, socket and HTTP-parsing costs as the service
-under test. It reads the request body (the same bytes the gateway gets) and
+under test, and on the same event loop (uvloop, as attache_core.web.serve runs
+the services). It reads the request body (the same bytes the gateway gets) and
 answers ``{"ok": true}``; nothing else.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+import uvloop
 from aiohttp import web
 
 
@@ -31,7 +33,14 @@ def main() -> None:
     app.router.add_get("/health", health)
     # Any POST path, so the baseline can take the presign URL's shape verbatim.
     app.router.add_post("/{tail:.*}", empty)
-    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        print=None,
+        loop=uvloop.new_event_loop(),
+    )
 
 
 if __name__ == "__main__":

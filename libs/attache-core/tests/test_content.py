@@ -80,3 +80,11 @@ def test_declared_type_must_match_the_bytes(data, declared, ok):
 
 def test_aliases_normalise():
     assert sniffing.normalise("IMAGE/JPG; charset=binary") == "image/jpeg"
+
+
+def test_new_uuid_is_random_version_4_and_unique():
+    from attache_core.ids import new_uuid
+
+    ids = [new_uuid() for _ in range(2000)]
+    assert len(set(ids)) == 2000
+    assert all(u.version == 4 and u.variant == "specified in RFC 4122" for u in ids)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -73,35 +74,32 @@ def _renderer_for(request: web.Request) -> ErrorRenderer:
     return render_error
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
-    if len(request_id) > 100 or not request_id.isascii():
-        request_id = uuid.uuid4().hex
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=request_id)
-    try:
-        response = await handler(request)
-    except AttacheError as err:
-        response = _renderer_for(request)(err)
-    except web.HTTPRequestEntityTooLarge:
-        response = _renderer_for(request)(PayloadTooLarge("Request body too large"))
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
+def _request_ids() -> Callable[[], str]:
+    """Request ids unique across processes without a syscall per request."""
+    prefix = uuid.uuid4().hex[:12]
+    counter = itertools.count(1)
+    return lambda: f"{prefix}{next(counter):x}"
+
+
+def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """The documented error body for anything a handler raised."""
+    if isinstance(exc, AttacheError):
+        err = exc
+    elif isinstance(exc, web.HTTPRequestEntityTooLarge):
+        err = PayloadTooLarge("Request body too large")
+    elif isinstance(exc, web.HTTPException) and exc.status >= 400:
         # aiohttp's own 404/405 for unknown routes and methods, in our shape.
         err = AttacheError(exc.reason)
         err.status, err.code = exc.status, exc.reason.lower().replace(" ", "_")
-        response = _renderer_for(request)(err)
-    except Exception:
+    else:
         log.exception("unhandled_error", method=request.method, path=request.path)
         err = AttacheError("Internal server error")
-        response = _renderer_for(request)(err)
-    response.headers[REQUEST_ID_HEADER] = request_id
-    return response
+    return _renderer_for(request)(err)
 
 
-def metrics_middleware(registry: CollectorRegistry) -> Callable:
+def service_middleware(registry: CollectorRegistry) -> Callable:
+    """The one middleware of every service: request id and log context, the mapping of
+    exceptions to the error body, and request metrics (with the status actually sent)."""
     requests = Counter(
         "http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
     )
@@ -111,20 +109,30 @@ def metrics_middleware(registry: CollectorRegistry) -> Callable:
         ["method", "route"],
         registry=registry,
     )
+    new_request_id = _request_ids()
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
-        status = 500
+        request_id = request.headers.get(REQUEST_ID_HEADER)
+        if not request_id or len(request_id) > 100 or not request_id.isascii():
+            request_id = new_request_id()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             response = await handler(request)
-            status = response.status
-            return response
-        finally:
-            requests.labels(request.method, route, str(status)).inc()
-            latency.labels(request.method, route).observe(time.perf_counter() - started)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise  # redirects pass through
+            response = _error_response(request, exc)
+        except Exception as exc:
+            response = _error_response(request, exc)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        requests.labels(request.method, route, str(response.status)).inc()
+        latency.labels(request.method, route).observe(time.perf_counter() - started)
+        return response
 
     return middleware
 
@@ -157,7 +165,7 @@ def create_base_app(*, client_max_size: int = 1024 * 1024) -> web.Application:
     """An application with the shared middlewares and operational endpoints."""
     registry = CollectorRegistry()
     app = web.Application(
-        middlewares=[error_middleware, metrics_middleware(registry)],
+        middlewares=[service_middleware(registry)],
         client_max_size=client_max_size,
     )
     app[METRICS_REGISTRY_KEY] = registry
@@ -219,3 +227,12 @@ def postgres_context(
         await pool.close()
 
     return context
+
+
+def serve(app: web.Application, host: str, port: int) -> None:
+    """Run an HTTP service until SIGINT/SIGTERM, on uvloop (libuv's faster event loop)."""
+    import uvloop
+
+    web.run_app(
+        app, host=host, port=port, access_log=None, print=None, loop=uvloop.new_event_loop()
+    )

@@ -1,22 +1,15 @@
 """python -m attache_catalog"""
 
-from aiohttp import web
-
 from attache_catalog.app import create_app
 from attache_catalog.settings import CatalogSettings
 from attache_core.logging import configure_logging
+from attache_core.web import serve
 
 
 def main() -> None:
     settings = CatalogSettings()
     configure_logging(settings.log_level, settings.log_format)
-    web.run_app(
-        create_app(settings),
-        host=settings.bind_host,
-        port=settings.catalog_port,
-        access_log=None,
-        print=None,
-    )
+    serve(create_app(settings), settings.bind_host, settings.catalog_port)
 
 
 if __name__ == "__main__":

@@ -165,3 +165,27 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 def org() -> str:
     """A fresh tenant per test: tests share a database but never each other's rows."""
     return f"org-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def gateway_with() -> AsyncIterator[Any]:
+    """Extra gateways with other settings: `app, url = await gateway_with(stack, **changes)`.
+    They share the stack's database, broker and catalog; stopped after the test."""
+    from attache_gateway.app import create_app as create_gateway
+    from attache_gateway.settings import GatewaySettings
+
+    runners: list[web.AppRunner] = []
+
+    async def start(stack: Stack, **overrides: Any) -> tuple[web.Application, str]:
+        values = {k: v for k, v in stack.settings.model_dump().items() if v is not None}
+        for secret in ("amqp_url", "s3_secret_key", "jwt_secret", "internal_secret"):
+            values[secret] = getattr(stack.settings, secret).get_secret_value()
+        settings = GatewaySettings(**{**values, **overrides})
+        app = create_gateway(settings, background=False)
+        runner, url = await _serve(app)
+        runners.append(runner)
+        return app, url
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()

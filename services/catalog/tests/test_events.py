@@ -107,29 +107,42 @@ async def test_outbox_row_committed_while_relay_stopped_is_published_when_it_sta
         await channel.close()
 
 
-async def test_unroutable_outbox_rows_stay_unpublished(own_database, amqp):
-    """Nothing is bound to this type: `mandatory` returns it, the relay raises and retries later."""
+async def test_events_nobody_subscribes_to_do_not_stall_the_relay(own_database, amqp):
+    """An event type without consumers is published (to the alternate exchange), so the
+    rows after it are not held back."""
     url, pool = own_database
-    event = make_event(
+    channel, probe = await bind_probe(amqp, "import.requested")
+    orphan = make_event(
         "nobody.listens",
         ImportRequested(job_id=uuid.uuid4(), org_id="o", bucket="b", object_key="k"),
         source="/test",
         subject="s",
         org_id="o",
     )
+    wanted = make_event(
+        "import.requested",
+        ImportRequested(job_id=uuid.uuid4(), org_id="o", bucket="b", object_key="k2"),
+        source="/test",
+        subject="s",
+        org_id="o",
+    )
     async with pool.acquire() as conn, conn.transaction():
-        await repo.add_outbox(conn, event)
+        await repo.add_outbox(conn, orphan)
+        await repo.add_outbox(conn, wanted)
     publisher = await messaging.EventPublisher.open(amqp, "attache.events")
     relay = OutboxRelay(pool, url, publisher)
-    with pytest.raises(aio_pika.exceptions.DeliveryError):
-        await relay.publish_batch()
-    assert (
-        await pool.fetchval(
-            "SELECT published_at FROM catalog.outbox WHERE event_id = $1", uuid.UUID(event.id)
-        )
-        is None
-    )
+    assert await relay.publish_batch() == 2
+    message = await eventually(lambda: probe.get(fail=False))
+    assert message.message_id == wanted.id
+    await message.ack()
+    unrouted = await channel.declare_queue(messaging.UNROUTED_EXCHANGE, passive=True)
+    ids = set()
+    while (parked := await unrouted.get(fail=False)) is not None:
+        ids.add(parked.message_id)
+        await parked.ack()
+    assert orphan.id in ids
     await publisher.close()
+    await channel.close()
 
 
 async def _attachment(database_url: str, org: str) -> uuid.UUID:

@@ -46,6 +46,8 @@ class Principal(BaseModel):
     roles: frozenset[Role] = frozenset()
     customer_id: str | None = Field(default=None, max_length=200)
     tier: Tier = Tier.FREE
+    # The OIDC `email` claim, when the identity provider sends one (profiles show it).
+    email: str | None = Field(default=None, max_length=320)
 
     @property
     def is_staff(self) -> bool:

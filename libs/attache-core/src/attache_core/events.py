@@ -83,11 +83,26 @@ class ImportRequested(BaseModel):
     object_key: str
 
 
+class ProfileImageUpdated(BaseModel):
+    """A user's profile image was set or replaced (the replaced object is then deleted)."""
+
+    org_id: str
+    user_id: str
+    bucket: str
+    object_key: str
+    content_type: str
+    file_name: str
+    size_bytes: int
+    previous_object_key: str | None
+    updated_at: datetime
+
+
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "attachment.created": AttachmentCreated,
     "attachment.enriched": AttachmentEnriched,
     "attachment.deleted": AttachmentDeleted,
     "import.requested": ImportRequested,
+    "profile.image.updated": ProfileImageUpdated,
 }
 
 

@@ -55,3 +55,12 @@ def key_component(name: str, *, limit: int = 120) -> str:
 def extension(name: str) -> str:
     _, dot, ext = name.rpartition(".")
     return ext.lower() if dot and ext else ""
+
+
+def content_disposition(name: str, *, inline: bool = False) -> str:
+    """RFC 6266: an ASCII fallback plus the exact UTF-8 name (RFC 5987)."""
+    from urllib.parse import quote
+
+    fallback = key_component(name, limit=150).replace('"', "")
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

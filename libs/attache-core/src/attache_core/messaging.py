@@ -1,7 +1,9 @@
 """RabbitMQ: topology, a confirming publisher and an idempotent consumer.
 
 Topology (declared by whoever needs it; declarations are idempotent):
-- `attache.events`: durable topic exchange, routing key = event type.
+- `attache.events`: durable topic exchange, routing key = event type; events no
+  queue is bound to fall through to `attache.unrouted` (its alternate exchange,
+  with a bounded queue of the same name) rather than being returned.
 - `attache.dead-letter`: direct exchange; every work queue dead-letters into it
   with its own name as routing key, landing in `<queue>.dead` (parked messages).
 - `<queue>.retry.<n>`: wait queues with a fixed TTL whose expiry dead-letters
@@ -34,6 +36,8 @@ from attache_core.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, RawEvent
 log = structlog.get_logger("attache.messaging")
 
 DEAD_LETTER_EXCHANGE = "attache.dead-letter"
+# Alternate exchange of attache.events; its queue keeps the last day's unsubscribed events.
+UNROUTED_EXCHANGE = "attache.unrouted"
 RETRY_HEADER = "x-attache-retries"
 
 
@@ -60,8 +64,22 @@ async def connect(url: str) -> AbstractRobustConnection:
 
 
 async def declare_exchanges(channel: AbstractChannel, events_exchange: str) -> AbstractExchange:
+    # Events no queue subscribes to yet go to the alternate exchange instead of coming back
+    # to the publisher: an event type without consumers must not stall the outbox.
+    unrouted = await channel.declare_exchange(
+        UNROUTED_EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True
+    )
+    parking = await channel.declare_queue(
+        UNROUTED_EXCHANGE,
+        durable=True,
+        arguments={"x-max-length": 10_000, "x-overflow": "drop-head", "x-message-ttl": 86_400_000},
+    )
+    await parking.bind(unrouted)
     exchange = await channel.declare_exchange(
-        events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        events_exchange,
+        aio_pika.ExchangeType.TOPIC,
+        durable=True,
+        arguments={"alternate-exchange": UNROUTED_EXCHANGE},
     )
     await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
     return exchange

@@ -118,3 +118,22 @@ def matches_declared(declared: str, sniffed: str) -> bool:
             "audio/webm",
         }
     return False
+
+
+# Types a browser may show inline without running anything; everything else (HTML, SVG,
+# XML, JavaScript, unknown) is served as an attachment.
+_INLINE_SAFE = {
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "application/pdf",
+    "text/plain",
+    "text/csv",
+}
+
+
+def inline_safe(mime: str) -> bool:
+    mime = normalise(mime)
+    return mime in _INLINE_SAFE or mime.startswith(("audio/", "video/"))

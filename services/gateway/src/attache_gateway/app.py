@@ -8,20 +8,32 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import structlog
 from aiohttp import web
 
 from attache_core import messaging
 from attache_core.auth import TokenVerifier
 from attache_core.batching import BatchWriter
 from attache_core.s3 import open_blob_store
-from attache_core.web import READINESS_CHECKS_KEY, create_base_app, postgres_context
+from attache_core.web import (
+    ERROR_RENDERERS_KEY,
+    READINESS_CHECKS_KEY,
+    create_base_app,
+    postgres_context,
+)
 from attache_gateway import (
+    files_routes,  # noqa: F401  (registers its operations on `api`)
+    multipart_routes,  # noqa: F401  (registers its operations on `api`)
+    profile_routes,  # noqa: F401  (registers its operations on `api`)
     repository,
     routes,  # noqa: F401  (registers its operations on `api`)
+    storage_routes,
 )
 from attache_gateway.api import api, openapi_document
 from attache_gateway.catalog_client import CatalogClient
+from attache_gateway.files import sweep_due_files
 from attache_gateway.keys import BLOBS, CATALOG, POOL, SESSION_WRITER, SETTINGS, VERIFIER
+from attache_gateway.profile_events import replaced_images_consumer
 from attache_gateway.settings import GatewaySettings
 from attache_gateway.sweeper import run_sweeper
 
@@ -31,7 +43,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def _object_store(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with open_blob_store(settings) as blobs:
-        await blobs.ensure_bucket(settings.s3_bucket)
+        for bucket in settings.buckets:
+            await blobs.ensure_bucket(bucket)
         app[BLOBS] = blobs
 
         async def check() -> None:
@@ -68,9 +81,39 @@ async def _catalog_client(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
     task = asyncio.create_task(
-        run_sweeper(app[POOL], app[BLOBS], app[SETTINGS].sweep_interval_seconds), name="sweeper"
+        run_sweeper(
+            app[POOL],
+            app[BLOBS],
+            settings.sweep_interval_seconds,
+            # Streamed uploads (streaming.py) are S3 multipart uploads too, in any bucket.
+            multipart_buckets=settings.buckets,
+            multipart_max_age=settings.multipart_expiry_seconds,
+        ),
+        name="sweeper",
     )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _file_sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Deletes files whose expires_at passed, and objects of deleted files (see files.py)."""
+    log = structlog.get_logger("attache.gateway.files")
+
+    async def loop() -> None:
+        while True:
+            try:
+                purged = await sweep_due_files(app[CATALOG], app[BLOBS])
+                if purged:
+                    log.info("due_files_swept", count=purged)
+            except Exception:
+                log.exception("file_sweep_failed")
+            await asyncio.sleep(app[SETTINGS].sweep_interval_seconds)
+
+    task = asyncio.create_task(loop(), name="file-sweeper")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -92,8 +135,11 @@ def create_app(settings: GatewaySettings, *, background: bool = True) -> web.App
             _catalog_client,
         ]
     )
+    app[ERROR_RENDERERS_KEY].append((storage_routes.PATH, storage_routes.render_envelope_error))
     if background:
         app.cleanup_ctx.append(_sweeper)
+        app.cleanup_ctx.append(_file_sweeper)
+        app.cleanup_ctx.append(replaced_images_consumer)
     api.add_routes(app)
     app.router.add_get("/openapi.json", openapi_document)
     return app

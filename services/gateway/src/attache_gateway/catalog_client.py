@@ -129,3 +129,41 @@ class CatalogClient:
         )
         self._raise_for(status, body)
         return json.loads(body)
+
+    async def profile(
+        self, authorization: str, changes: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The caller's profile (GET), or with `changes` its PATCH: {profile, imageChanged, …}."""
+        import json
+
+        status, body, _ = await self._call(
+            "GET" if changes is None else "PATCH",
+            "/internal/v1/profile",
+            headers={"Authorization": authorization, INTERNAL_SECRET_HEADER: self._internal_secret},
+            json_body=changes,
+        )
+        self._raise_for(status, body)
+        return json.loads(body)
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        authorization: str | None = None,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+        internal: bool = False,
+    ) -> Any:
+        """Call the catalog and return its JSON; its 4xx become CatalogError, the rest 502.
+        `internal` adds the gateway's shared secret (endpoints only the gateway may call)."""
+        import json
+
+        headers = {"Authorization": authorization} if authorization else {}
+        if internal:
+            headers[INTERNAL_SECRET_HEADER] = self._internal_secret
+        status, body, _ = await self._call(
+            method, path, headers=headers, json_body=json_body, params=params
+        )
+        self._raise_for(status, body)
+        return json.loads(body)

@@ -118,7 +118,7 @@ async def mark_rejected(conn: asyncpg.Connection, session_id: uuid.UUID, reason:
 async def lock_expired_sessions(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     """Pending sessions past expiry that no other sweeper holds."""
     return await conn.fetch(
-        """SELECT id, bucket, object_key FROM gateway.upload_sessions
+        """SELECT id, bucket, object_key, s3_upload_id FROM gateway.upload_sessions
            WHERE status = 'pending' AND expires_at < now()
            ORDER BY expires_at
            LIMIT $1

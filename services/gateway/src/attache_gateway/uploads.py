@@ -23,6 +23,7 @@ from attache_core.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from attache_core.ids import new_uuid
 from attache_core.s3 import BlobStore
 from attache_gateway import repository as repo
 from attache_gateway.catalog_client import CatalogClient
@@ -76,6 +77,12 @@ async def presign_upload(
 ) -> PresignResponse:
     principal.require_customer_access(str(customer_id))
     content_type = check_allowed(ctx.settings, req.content_type)
+    if req.size > ctx.settings.multipart_threshold_bytes:
+        raise InvalidInput(
+            f"Files over {ctx.settings.multipart_threshold_bytes} bytes are uploaded in parts: "
+            f"POST /v1/customers/{customer_id}/attachments/multipart",
+            details={"size": "Too large for one PUT: use the multipart upload"},
+        )
     if req.size > ctx.settings.max_upload_bytes:
         raise InvalidInput(
             "Invalid parameters",
@@ -84,7 +91,7 @@ async def presign_upload(
     filename = filenames.display_name(req.filename)
     await ctx.catalog.ensure_customer(authorization, principal.org_id, customer_id)
 
-    session_id = uuid.uuid4()
+    session_id = new_uuid()
     bucket = ctx.settings.s3_bucket
     key = _object_key(principal.org_id, customer_id, session_id, filename)
     ttl = ctx.settings.upload_url_ttl_seconds
@@ -140,6 +147,58 @@ def _registration(session: asyncpg.Record, *, etag: str | None, detected: str) -
     }
 
 
+async def register_again(
+    catalog: CatalogClient, authorization: str, session: asyncpg.Record
+) -> Attachment:
+    """A confirmed session's attachment (the catalog ignores the repeat and returns it)."""
+    registered = await catalog.register_attachment(
+        authorization,
+        _registration(session, etag=session["etag"], detected=session["detected_mime_type"]),
+    )
+    return Attachment.model_validate(registered)
+
+
+async def verify_and_register(
+    conn: asyncpg.Connection,
+    blobs: BlobStore,
+    catalog: CatalogClient,
+    authorization: str,
+    session: asyncpg.Record,
+) -> tuple[dict | None, str | None]:
+    """Check the stored object against its (locked, pending) session — size, magic bytes —
+    then register it and mark the session confirmed, or delete it and mark the session
+    rejected. Returns (registered attachment, None) or (None, rejection reason); the caller
+    raises UploadRejected after its transaction commits, so the rejection is recorded.
+    """
+    head = await blobs.head(session["bucket"], session["object_key"])
+    if head is None:
+        raise Unprocessable(
+            "The object has not been uploaded yet",
+            details={"object_key": "No object at this key"},
+        )
+    detected = sniffing.sniff(
+        await blobs.read_prefix(session["bucket"], session["object_key"], sniffing.SNIFF_BYTES)
+    )
+    rejection: str | None = None
+    if head.size == 0 or detected == sniffing.EMPTY:
+        rejection = "the file is empty"
+    elif head.size != session["declared_size"]:
+        rejection = f"size {head.size} differs from the declared {session['declared_size']}"
+    elif not sniffing.matches_declared(session["content_type"], detected):
+        rejection = f"content is {detected}, not the declared {session['content_type']}"
+
+    if rejection is not None:
+        await blobs.delete(session["bucket"], session["object_key"])
+        await repo.mark_rejected(conn, session["id"], rejection)
+        log.info("upload_rejected", session_id=str(session["id"]), reason=rejection)
+        return None, rejection
+    registered = await catalog.register_attachment(
+        authorization, _registration(session, etag=head.etag, detected=detected)
+    )
+    await repo.mark_confirmed(conn, session["id"], etag=head.etag, detected_mime_type=detected)
+    return registered, None
+
+
 async def confirm_upload(
     ctx: UploadContext,
     principal: Principal,
@@ -149,7 +208,6 @@ async def confirm_upload(
 ) -> tuple[Attachment, bool]:
     """Verify the uploaded object and register it. Returns (attachment, newly_confirmed)."""
     principal.require_customer_access(str(customer_id))
-    rejection: str | None = None
     async with ctx.pool.acquire() as conn, conn.transaction():
         session = await repo.get_session_for_update(
             conn, principal.org_id, ctx.settings.s3_bucket, req.object_key
@@ -164,45 +222,13 @@ async def confirm_upload(
         if session["status"] == "rejected":
             raise UploadRejected(f"Upload was rejected: {session['reject_reason']}")
         if session["status"] == "confirmed":
-            registered = await ctx.catalog.register_attachment(
-                authorization,
-                _registration(
-                    session, etag=session["etag"], detected=session["detected_mime_type"]
-                ),
-            )
-            return Attachment.model_validate(registered), False
+            return await register_again(ctx.catalog, authorization, session), False
         if session["expires_at"] < datetime.now(UTC):
             raise UploadExpired("Upload expired; request a new upload URL")
 
-        head = await ctx.blobs.head(session["bucket"], session["object_key"])
-        if head is None:
-            raise Unprocessable(
-                "The object has not been uploaded yet",
-                details={"object_key": "No object at this key"},
-            )
-        detected = sniffing.sniff(
-            await ctx.blobs.read_prefix(
-                session["bucket"], session["object_key"], sniffing.SNIFF_BYTES
-            )
+        registered, rejection = await verify_and_register(
+            conn, ctx.blobs, ctx.catalog, authorization, session
         )
-        if head.size == 0 or detected == sniffing.EMPTY:
-            rejection = "the file is empty"
-        elif head.size != session["declared_size"]:
-            rejection = f"size {head.size} differs from the declared {session['declared_size']}"
-        elif not sniffing.matches_declared(session["content_type"], detected):
-            rejection = f"content is {detected}, not the declared {session['content_type']}"
-
-        if rejection is not None:
-            await ctx.blobs.delete(session["bucket"], session["object_key"])
-            await repo.mark_rejected(conn, session["id"], rejection)
-            log.info("upload_rejected", session_id=str(session["id"]), reason=rejection)
-        else:
-            registered = await ctx.catalog.register_attachment(
-                authorization, _registration(session, etag=head.etag, detected=detected)
-            )
-            await repo.mark_confirmed(
-                conn, session["id"], etag=head.etag, detected_mime_type=detected
-            )
     # Raised after the commit, so the rejection itself is recorded.
     if rejection is not None:
         raise UploadRejected(f"Upload rejected: {rejection}")

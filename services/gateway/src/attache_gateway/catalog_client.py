@@ -6,6 +6,7 @@ the tenant from the token itself rather than trusting the gateway.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -69,8 +70,6 @@ class CatalogClient:
             return
         if status >= 500:
             raise UpstreamFailed("Catalog service failed")
-        import json
-
         try:
             parsed = json.loads(body)
         except ValueError:
@@ -119,31 +118,26 @@ class CatalogClient:
     async def register_attachment(
         self, authorization: str, registration: dict[str, Any]
     ) -> dict[str, Any]:
-        import json
-
-        status, body, _ = await self._call(
+        """Register a verified object (idempotent on its id); the attachment as stored."""
+        return await self.request_json(
             "POST",
             "/internal/v1/attachments",
-            headers={"Authorization": authorization, INTERNAL_SECRET_HEADER: self._internal_secret},
+            authorization=authorization,
             json_body=registration,
+            internal=True,
         )
-        self._raise_for(status, body)
-        return json.loads(body)
 
     async def profile(
         self, authorization: str, changes: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """The caller's profile (GET), or with `changes` its PATCH: {profile, imageChanged, …}."""
-        import json
-
-        status, body, _ = await self._call(
+        return await self.request_json(
             "GET" if changes is None else "PATCH",
             "/internal/v1/profile",
-            headers={"Authorization": authorization, INTERNAL_SECRET_HEADER: self._internal_secret},
+            authorization=authorization,
             json_body=changes,
+            internal=True,
         )
-        self._raise_for(status, body)
-        return json.loads(body)
 
     async def request_json(
         self,
@@ -157,8 +151,6 @@ class CatalogClient:
     ) -> Any:
         """Call the catalog and return its JSON; its 4xx become CatalogError, the rest 502.
         `internal` adds the gateway's shared secret (endpoints only the gateway may call)."""
-        import json
-
         headers = {"Authorization": authorization} if authorization else {}
         if internal:
             headers[INTERNAL_SECRET_HEADER] = self._internal_secret

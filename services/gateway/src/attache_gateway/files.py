@@ -260,12 +260,9 @@ async def upload_file(
         stored = await relocate(
             ctx, stored, bucket_for(ctx.settings, fields.file_type, fields.ticket_id), stored.key
         )
-        registered = await ctx.catalog.request_json(
-            "POST",
-            "/internal/v1/attachments",
-            authorization=authorization,
-            internal=True,
-            json_body={
+        registered = await ctx.catalog.register_attachment(
+            authorization,
+            {
                 "id": str(file_id),
                 "customer_id": str(customer_id) if customer_id else None,
                 "bucket": stored.bucket,

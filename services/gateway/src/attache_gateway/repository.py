@@ -44,42 +44,6 @@ async def insert_sessions(pool: asyncpg.Pool, sessions: list[NewSession]) -> Non
     )
 
 
-async def insert_session(
-    conn: asyncpg.Connection | asyncpg.Pool,
-    *,
-    session_id: uuid.UUID,
-    org_id: str,
-    customer_id: uuid.UUID,
-    created_by: str,
-    bucket: str,
-    object_key: str,
-    filename: str,
-    content_type: str,
-    declared_size: int,
-    checksum_sha256: str | None,
-    content_md5: str | None,
-    expires_at: datetime,
-) -> None:
-    await conn.execute(
-        """INSERT INTO gateway.upload_sessions
-             (id, org_id, customer_id, created_by, bucket, object_key, filename, content_type,
-              declared_size, checksum_sha256, content_md5, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
-        session_id,
-        org_id,
-        customer_id,
-        created_by,
-        bucket,
-        object_key,
-        filename,
-        content_type,
-        declared_size,
-        checksum_sha256,
-        content_md5,
-        expires_at,
-    )
-
-
 async def get_session_for_update(
     conn: asyncpg.Connection, org_id: str, bucket: str, object_key: str
 ) -> asyncpg.Record | None:

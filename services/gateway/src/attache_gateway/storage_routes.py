@@ -130,12 +130,9 @@ async def storage_upload(request: web.Request) -> web.Response:
         if stored.bucket == ctx.settings.bucket_temp:
             key = _key(customer_id, placed["safe"], bool(user_input.get("force_filename")))
             stored = await files.relocate(ctx, stored, ctx.settings.s3_bucket, key)
-        await ctx.catalog.request_json(
-            "POST",
-            "/internal/v1/attachments",
-            authorization=request.headers["Authorization"],
-            internal=True,
-            json_body={
+        await ctx.catalog.register_attachment(
+            request.headers["Authorization"],
+            {
                 "id": str(new_uuid()),
                 "customer_id": str(customer_id),
                 "bucket": stored.bucket,

@@ -397,7 +397,7 @@ async def test_complete_recovers_an_upload_assembled_but_not_recorded(
     assert attachment["size_bytes"] == len(data)
 
 
-async def test_a_reuploaded_part_completes_with_its_newest_version(
+async def test_a_reuploaded_part_completes_with_the_version_the_client_names(
     stack, gateway, http, org, customer
 ):
     older, newer = b"first version of the notes\n", b"second version of the notes\n"[:27]
@@ -405,15 +405,27 @@ async def test_a_reuploaded_part_completes_with_its_newest_version(
     c = client(http, gateway, stack, org, customer)
     _, started = await c.start(len(older), content_type="text/plain", filename="notes.txt")
     await c.upload(started["upload_id"], older, [1])
-    await asyncio.sleep(1.1)  # S3 times parts in whole seconds
     etags = await c.upload(started["upload_id"], newer, [1])
-    _, state = await c.state(started["upload_id"])
-    assert state["parts"] == [{"part_number": 1, "size": len(newer), "etag": etags[1]}]
-    status, _ = await c.complete(started["upload_id"])
+    status, _ = await c.complete(started["upload_id"], [{"part_number": 1, "etag": etags[1]}])
     assert status == 201
     blobs = gateway.app[BLOBS]
-    stored = await blobs.read_prefix(gateway.settings.s3_bucket, started["object_key"], 100)
+    _, stored = await blobs.probe(gateway.settings.s3_bucket, started["object_key"], 100)
     assert stored == newer
+
+
+def test_without_etags_the_newest_version_of_a_part_is_used_and_a_tie_is_a_conflict():
+    """SeaweedFS lists every upload of a part number, timed in whole seconds."""
+    from datetime import UTC, datetime, timedelta
+
+    from attache_core.errors import Conflict
+    from attache_gateway.multipart_domain import StoredPart, _latest
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    old = StoredPart(1, 10, '"a"', t)
+    new = StoredPart(1, 10, '"b"', t + timedelta(seconds=1))
+    assert _latest([new, old], 10) == new
+    with pytest.raises(Conflict):
+        _latest([old, StoredPart(1, 10, '"c"', t)], 10)
 
 
 async def test_declared_pdf_that_is_html_is_rejected_and_deleted(
@@ -614,12 +626,12 @@ async def test_sweeper_aborts_stale_multipart_uploads_without_a_session(
     await abort_orphaned_uploads(pool, blobs, bucket, older_than=timedelta(hours=1))
     assert {orphan, live} <= await s3_upload_ids(gateway)
 
-    await asyncio.sleep(1.1)  # S3 reports Initiated in whole seconds
-
     async def orphan_gone():
         return orphan not in await s3_upload_ids(gateway)
 
-    await sweep_until(gateway, orphan_gone, orphans_older_than=timedelta(0))
+    # A cut-off in the future makes every upload "old" without waiting for the clock
+    # (S3 reports Initiated in whole seconds).
+    await sweep_until(gateway, orphan_gone, orphans_older_than=timedelta(seconds=-5))
     assert live in await s3_upload_ids(gateway)
     status, attachment = await c.complete(started["upload_id"])
     assert status == 201, attachment

@@ -90,21 +90,29 @@ class BlobStore:
             size=resp["ContentLength"], content_type=resp.get("ContentType"), etag=resp.get("ETag")
         )
 
-    async def read_prefix(self, bucket: str, key: str, length: int) -> bytes:
+    async def probe(self, bucket: str, key: str, length: int) -> tuple[ObjectHead, bytes] | None:
+        """Size, type and first `length` bytes in one ranged GET (None: no such object).
+        Cheaper than HEAD + GET on the confirm path: one S3 round trip, one signature."""
         try:
             resp = await self.client.get_object(
                 Bucket=bucket, Key=key, Range=f"bytes=0-{length - 1}"
             )
-            body = resp["Body"]
-            async with body:
-                return await body.read()
         except ClientError as exc:
-            # An empty object has no byte 0: S3 answers 416 to the range.
-            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
-                return b""
+            if is_not_found(exc):
+                return None
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":  # exists, 0 bytes
+                return ObjectHead(size=0, content_type=None, etag=None), b""
             raise UpstreamFailed("Object storage request failed") from exc
         except BotoCoreError as exc:
             raise UpstreamFailed("Object storage unavailable") from exc
+        body = resp["Body"]
+        async with body:
+            prefix = await body.read()
+        content_range = resp.get("ContentRange")  # "bytes 0-16383/1048576"
+        size = int(content_range.rsplit("/", 1)[1]) if content_range else len(prefix)
+        return ObjectHead(
+            size=size, content_type=resp.get("ContentType"), etag=resp.get("ETag")
+        ), prefix
 
     async def iter_object(
         self, bucket: str, key: str, chunk_size: int = 1 << 20

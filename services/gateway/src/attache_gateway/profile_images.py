@@ -161,7 +161,9 @@ async def presign_image_upload(
     )
 
 
-async def _rejection(ctx: ProfileContext, upload: ImageUpload, head: ObjectHead) -> str | None:
+def _rejection(
+    ctx: ProfileContext, upload: ImageUpload, head: ObjectHead, prefix: bytes
+) -> str | None:
     """Why this object can't be a profile image, or None when it can."""
     max_bytes = ctx.settings.profile_image_max_bytes
     if head.size == 0:
@@ -170,7 +172,6 @@ async def _rejection(ctx: ProfileContext, upload: ImageUpload, head: ObjectHead)
         return f"the image is {head.size} bytes, more than the {max_bytes} accepted"
     if upload.declared_size is not None and head.size != upload.declared_size:
         return f"size {head.size} differs from the declared {upload.declared_size}"
-    prefix = await ctx.blobs.read_prefix(upload.bucket, upload.object_key, sniffing.SNIFF_BYTES)
     detected = sniffing.sniff(prefix)
     if detected != upload.content_type:
         return f"content is {detected}, not the declared {upload.content_type}"
@@ -190,13 +191,14 @@ async def _verify(ctx: ProfileContext, upload_id: uuid.UUID) -> ImageUpload:
             raise UploadRejected(f"Image rejected: {upload.reject_reason}")
         if upload.expires_at < datetime.now(UTC):
             raise UploadExpired("The upload expired; request a new upload URL")
-        head = await ctx.blobs.head(upload.bucket, upload.object_key)
-        if head is None:
+        probed = await ctx.blobs.probe(upload.bucket, upload.object_key, sniffing.SNIFF_BYTES)
+        if probed is None:
             raise ImageNotUploaded(
                 "The image has not been uploaded yet",
                 details={"profileImageKey": "No object at this key yet"},
             )
-        rejection = await _rejection(ctx, upload, head)
+        head, prefix = probed
+        rejection = _rejection(ctx, upload, head, prefix)
         if rejection is None:
             return ImageUpload.from_row(await repo.mark_accepting(conn, upload.id, head.size))
         await ctx.blobs.delete(upload.bucket, upload.object_key)

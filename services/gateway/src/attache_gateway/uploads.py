@@ -170,15 +170,14 @@ async def verify_and_register(
     rejected. Returns (registered attachment, None) or (None, rejection reason); the caller
     raises UploadRejected after its transaction commits, so the rejection is recorded.
     """
-    head = await blobs.head(session["bucket"], session["object_key"])
-    if head is None:
+    probed = await blobs.probe(session["bucket"], session["object_key"], sniffing.SNIFF_BYTES)
+    if probed is None:
         raise Unprocessable(
             "The object has not been uploaded yet",
             details={"object_key": "No object at this key"},
         )
-    detected = sniffing.sniff(
-        await blobs.read_prefix(session["bucket"], session["object_key"], sniffing.SNIFF_BYTES)
-    )
+    head, prefix = probed
+    detected = sniffing.sniff(prefix)
     rejection: str | None = None
     if head.size == 0 or detected == sniffing.EMPTY:
         rejection = "the file is empty"

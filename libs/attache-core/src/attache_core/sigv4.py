@@ -93,6 +93,8 @@ class S3Presigner:
         self._region = region
         # An empty date never matches, so the first call derives the real scope.
         self._day = _DayScope(date="", signing_key=b"", credential_scope="", credential_param="")
+        self._last_second: datetime | None = None
+        self._last_timestamp = ""
 
     def presign_put(
         self,
@@ -218,13 +220,17 @@ class S3Presigner:
         url_query = "".join(f"{name}={value}&" for name, value in encoded_query)
         return f"{self._origin}{path}?{url_query}{auth_query}&X-Amz-Signature={signature}"
 
-    @staticmethod
-    def _timestamp(now: datetime | None) -> str:
+    def _timestamp(self, now: datetime | None) -> str:
         if now is None:
             now = datetime.now(UTC)
         elif now.tzinfo is not None:
             now = now.astimezone(UTC)
-        return now.strftime(_TIMESTAMP_FORMAT)
+        # Signing happens many times a second: format each second once.
+        second = now.replace(microsecond=0, tzinfo=None)
+        if second != self._last_second:
+            self._last_second = second
+            self._last_timestamp = second.strftime(_TIMESTAMP_FORMAT)
+        return self._last_timestamp
 
     def _derive_day_scope(self, date: str) -> _DayScope:
         scope = f"{date}/{self._region}/{_SERVICE}/aws4_request"

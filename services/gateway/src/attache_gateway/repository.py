@@ -34,13 +34,17 @@ class NewSession(NamedTuple):
 
 
 async def insert_sessions(pool: asyncpg.Pool, sessions: list[NewSession]) -> None:
-    """All in one transaction and one pipelined round trip (see attache_core.batching)."""
-    await pool.executemany(
+    """One statement for the whole batch (see attache_core.batching): arrays in, one Bind,
+    one plan — far cheaper per row than a pipelined executemany on both ends."""
+    columns = list(zip(*sessions, strict=True))
+    await pool.execute(
         """INSERT INTO gateway.upload_sessions
              (id, org_id, customer_id, created_by, bucket, object_key, filename, content_type,
               declared_size, checksum_sha256, content_md5, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
-        sessions,
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[],
+                                $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[],
+                                $11::text[], $12::timestamptz[])""",
+        *columns,
     )
 
 

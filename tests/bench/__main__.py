@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from attache_devstack.infra import InfrastructureMissing
-from tests.bench import confirm, presign, presigner
+from tests.bench import confirm, presign, presigner, upload
 from tests.bench.common import Options
 from tests.bench.stack import BenchStack, progress
 
-BENCHMARKS = {module.NAME: module for module in (presign, presigner, confirm)}
+BENCHMARKS = {module.NAME: module for module in (presign, presigner, confirm, upload)}
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Options]:
@@ -121,6 +121,14 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         out["upload_flow_p95_ms"] = c["upload_flow"]["p95_ms"]
         out["confirm_to_empty_ratio"] = c["ratio_confirm_to_empty"]
         out["upload_flow_to_empty_ratio"] = c["ratio_upload_flow_to_empty"]
+    if "ratio_gateway_to_direct" in results.get("upload", {}):
+        u = results["upload"]
+        out["upload_1gib_gateway_to_direct_ratio"] = u["ratio_gateway_to_direct"]
+        out["upload_1gib_gateway_to_direct_target_min"] = u["target_ratio_min"]
+        out["upload_1gib_gateway_mib_per_s"] = u["gateway"]["mib_per_s"]
+        out["upload_1gib_direct_mib_per_s"] = u["direct_multipart"]["mib_per_s"]
+        out["upload_1gib_gateway_rss_growth_mib"] = u["gateway_peak_rss_growth_mib"]
+        out["upload_1gib_gateway_rss_growth_target_max_mib"] = u["target_rss_growth_max_mib"]
     return out
 
 

@@ -186,6 +186,7 @@ class BenchStack:
                 **env,
                 "ATTACHE_GATEWAY_PORT": str(gateway_port),
                 "ATTACHE_CATALOG_URL": self.catalog.url,
+                "ATTACHE_MAX_FILE_BYTES": str(2 * 1024**3),  # the 1 GiB upload benchmark
             },
             f"http://127.0.0.1:{gateway_port}",
         )

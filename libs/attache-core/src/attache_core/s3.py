@@ -25,7 +25,9 @@ log = structlog.get_logger("attache.s3")
 
 BOTO_CONFIG = Config(
     signature_version="s3v4",
-    s3={"addressing_style": "path"},
+    # Bodies carry their own integrity (Content-MD5, x-amz-checksum-sha256): don't make
+    # botocore hash every payload again on the event loop just to sign it.
+    s3={"addressing_style": "path", "payload_signing_enabled": False},
     request_checksum_calculation="when_required",
     response_checksum_validation="when_required",
     retries={"max_attempts": 3, "mode": "standard"},

@@ -20,7 +20,7 @@ from attache_core.errors import InvalidInput, PayloadTooLarge
 from attache_core.s3 import BlobStore
 from attache_gateway.streaming import StoredObject
 
-CHUNK_BYTES = 256 * 1024
+CHUNK_BYTES = 1024 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 32
 # Room for the multipart framing and the text fields around the file.

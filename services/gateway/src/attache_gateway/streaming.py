@@ -46,10 +46,12 @@ class _Digests:
         self.md5 = hashlib.md5()  # noqa: S324 - a checksum the API returns, not a security hash
         self.sha256 = hashlib.sha256()
 
-    def update(self, data: bytes) -> None:
-        # hashlib releases the GIL for large buffers: run in a thread, it overlaps the I/O.
+    def update(self, data: bytes) -> str:
+        """Feed the whole-file digests; the base64 SHA-256 of `data` itself (S3's part checksum).
+        hashlib releases the GIL for large buffers: run in a thread, it overlaps the I/O."""
         self.md5.update(data)
         self.sha256.update(data)
+        return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 async def stream_to_s3(
@@ -70,7 +72,9 @@ async def stream_to_s3(
     conditional = {} if overwrite else {"IfNoneMatch": "*"}
     part_bytes = max(part_bytes, MIN_PART_BYTES)
     digests = _Digests()
-    buffer = bytearray()
+    # Chunks of the part being gathered, joined once per part (one copy, not two).
+    pending: list[bytes] = []
+    pending_size = 0
     size = 0
     sniffed: str | None = None
     upload_id: str | None = None
@@ -78,48 +82,60 @@ async def stream_to_s3(
     part_count = 0
     in_flight: set[asyncio.Task[None]] = set()
 
-    async def upload_part(number: int, data: bytes) -> None:
+    def take_pending() -> bytes:
+        nonlocal pending_size
+        data = b"".join(pending)
+        pending.clear()
+        pending_size = 0
+        return data
+
+    async def upload_part(number: int, data: bytes, checksum: str) -> None:
+        # S3 verifies each part against its SHA-256; botocore doesn't hash it again.
         resp = await client.upload_part(
-            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=data,
+            ChecksumSHA256=checksum,
         )
-        parts.append({"PartNumber": number, "ETag": resp["ETag"]})
+        parts.append({"PartNumber": number, "ETag": resp["ETag"], "ChecksumSHA256": checksum})
 
     async def flush_part() -> None:
         nonlocal upload_id, part_count
         if upload_id is None:
             created = await client.create_multipart_upload(
-                Bucket=bucket, Key=key, ContentType=content_type
+                Bucket=bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="SHA256"
             )
             upload_id = created["UploadId"]
-        data = bytes(buffer)
-        buffer.clear()
-        await asyncio.to_thread(digests.update, data)
+        data = take_pending()
+        checksum = await asyncio.to_thread(digests.update, data)
         if len(in_flight) >= PARTS_IN_FLIGHT:
             done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             in_flight.difference_update(done)
             for task in done:
                 task.result()  # re-raise a failed part
         part_count += 1
-        task = asyncio.create_task(upload_part(part_count, data))
-        in_flight.add(task)
+        in_flight.add(asyncio.create_task(upload_part(part_count, data, checksum)))
 
     try:
         async for chunk in chunks:
             size += len(chunk)
             if size > max_bytes:
                 raise PayloadTooLarge(f"File exceeds the {max_bytes}-byte limit")
-            buffer.extend(chunk)
-            if sniffed is None and len(buffer) >= sniffing.SNIFF_BYTES:
-                sniffed = _check(check_prefix, bytes(buffer[: sniffing.SNIFF_BYTES]))
-            if len(buffer) >= part_bytes:
+            pending.append(chunk)
+            pending_size += len(chunk)
+            if sniffed is None and pending_size >= sniffing.SNIFF_BYTES:
+                sniffed = _check(check_prefix, b"".join(pending)[: sniffing.SNIFF_BYTES])
+            if pending_size >= part_bytes:
                 await flush_part()
         if size == 0:
             raise InvalidInput("The file is empty", details={"file": "Empty file"})
         if sniffed is None:
-            sniffed = _check(check_prefix, bytes(buffer))
+            sniffed = _check(check_prefix, b"".join(pending))
 
         if upload_id is None:  # small: one PutObject, integrity checked by S3 itself
-            data = bytes(buffer)
+            data = take_pending()
             await asyncio.to_thread(digests.update, data)
             resp = await client.put_object(
                 Bucket=bucket,
@@ -131,7 +147,7 @@ async def stream_to_s3(
             )
             etag = resp.get("ETag")
         else:
-            if buffer:
+            if pending:
                 await flush_part()
             if in_flight:
                 await asyncio.gather(*in_flight)

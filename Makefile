@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= uv
 PYTEST := $(UV) run --frozen pytest
 
-.PHONY: help install run token test bench lint format asyncapi
+.PHONY: help install run token test bench lint format asyncapi seed
 
 help:
 	@echo "make run     start the whole stack locally (SeaweedFS + the four services)"
@@ -43,3 +43,9 @@ format: install
 
 asyncapi: install
 	$(UV) run --frozen python -m attache_core.asyncapi > docs/asyncapi.json
+
+# Synthetic attachments for the library API: make seed N=1000000 [ORG=org-demo]
+N ?= 10000
+seed: install
+	@$(UV) run --frozen python -m attache_devstack.seed $(N) --org "$(ORG)" \
+		--database-url "$${ATTACHE_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/attache}"

@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 
 from attache_devstack.samples import make_pdf, make_png
+from attache_devstack.waiting import eventually
 from attache_gateway.files import sweep_due_files
 from attache_gateway.keys import BLOBS, CATALOG
 
@@ -346,14 +347,15 @@ async def test_expired_files_are_swept_and_announced(stack, http, org, db):
         f"{stack.gateway_url}/files/download/{record['id']}", headers=stack.auth(org=org)
     ) as resp:
         assert resp.status == 404  # past its expiry: never served, even before the sweep
-    # Sweeps are global and another sweeper may take this row first: check its fate, not a count.
-    await sweep_due_files(stack.gateway_app[CATALOG], stack.gateway_app[BLOBS])
-    assert (
-        await db.fetchval(
+
+    # Sweeps are global: another sweeper (the stack's own) may hold this row for a moment.
+    async def swept():
+        await sweep_due_files(stack.gateway_app[CATALOG], stack.gateway_app[BLOBS])
+        return not await db.fetchval(
             "SELECT count(*) FROM catalog.attachments WHERE id = $1", uuid.UUID(record["id"])
         )
-        == 0
-    )
+
+    await eventually(swept)
     reason = await db.fetchval(
         "SELECT envelope->'data'->>'reason' FROM catalog.outbox"
         " WHERE event_type = 'attachment.deleted' AND envelope->>'subject' = $1",

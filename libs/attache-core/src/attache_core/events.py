@@ -30,6 +30,9 @@ class CloudEvent(BaseModel, Generic[Payload]):
     datacontenttype: str = "application/json"
     # CloudEvents extension attribute: the tenant, so consumers can route and filter.
     orgid: str | None = None
+    # CloudEvents extension attribute: AMQP message priority (0-10) for queues that have
+    # priorities (x-max-priority); unset for ordinary events.
+    priority: int | None = Field(default=None, ge=0, le=10)
     data: Payload
 
 
@@ -51,12 +54,16 @@ class AttachmentCreated(BaseModel):
     size_bytes: int
     uploaded_by: str
     created_at: datetime
+    # False when the uploader's monthly AI quota is used up: the enricher leaves it alone.
+    enrich: bool = True
 
 
 class AttachmentEnriched(BaseModel):
     attachment_id: uuid.UUID
     org_id: str
-    # "processed" when enrichment ran; "failed" with `error` otherwise.
+    # "processed" when enrichment ran; "failed" with `error` (why, for people) otherwise;
+    # "skipped" when AI enrichment was not wanted (quota: AttachmentCreated.enrich false)
+    # or not possible (`skipped_reason`): checksum, type and thumbnails are still there.
     status: str
     detected_mime_type: str | None = None
     sha256: str | None = None
@@ -64,6 +71,55 @@ class AttachmentEnriched(BaseModel):
     error: str | None = None
     model_version: str
     processed_at: datetime
+    # The AI fields of seed 004 (documentType, classificationConfidence, extractedMetadata,
+    # keyTerms): set when status is "processed". extracted_metadata has camelCase keys and
+    # a "type": invoice {amount, currency, invoiceNumber, invoiceDate, dueDate, vendor,
+    # isPaid, paymentStatus}, receipt {total, currency, date, merchant}, contract {parties,
+    # effectiveDate, expirationDate}; amounts are JSON numbers, dates ISO 8601 (YYYY-MM-DD).
+    document_type: str | None = None
+    classification_confidence: float | None = Field(default=None, ge=0, le=1)
+    extracted_metadata: dict[str, Any] | None = None
+    key_terms: list[str] = Field(default_factory=list)
+    # Object keys (same bucket, beside the original) of the WebP derivatives.
+    thumbnail_path: str | None = None
+    preview_path: str | None = None
+    skipped_reason: str | None = None
+    language: str | None = None
+    page_count: int | None = None
+    # "used", "not_needed", "unavailable" (no OCR engine installed), "failed", "skipped"
+    ocr: str | None = None
+    # The event that caused this run: attachment.created or attachment.reprocess-requested.
+    trigger: str | None = None
+    job_id: uuid.UUID | None = None
+
+
+class ReprocessRequested(BaseModel):
+    """POST /api/attachments/:id/reprocess: run enrichment again. Published with the
+    CloudEvent extension `priority` = `priority` (the enricher's queue honours it)."""
+
+    attachment_id: uuid.UUID
+    org_id: str
+    bucket: str
+    object_key: str
+    content_type: str
+    filename: str
+    priority: int = Field(default=5, ge=1, le=10)
+    job_id: uuid.UUID
+    # False when the tier's AI quota is used up (as AttachmentCreated.enrich).
+    enrich: bool = True
+    size_bytes: int | None = None
+    requested_by: str | None = None
+    requested_at: datetime | None = None
+
+
+class AttachmentAccessed(BaseModel):
+    """A download URL was handed out (seed 004: counts accesses)."""
+
+    attachment_id: uuid.UUID
+    org_id: str
+    user_id: str
+    access_count: int
+    accessed_at: datetime
 
 
 class AttachmentDeleted(BaseModel):
@@ -101,6 +157,8 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "attachment.created": AttachmentCreated,
     "attachment.enriched": AttachmentEnriched,
     "attachment.deleted": AttachmentDeleted,
+    "attachment.reprocess-requested": ReprocessRequested,
+    "attachment.accessed": AttachmentAccessed,
     "import.requested": ImportRequested,
     "profile.image.updated": ProfileImageUpdated,
 }
@@ -114,13 +172,16 @@ def make_event(
     subject: str | None,
     org_id: str | None,
     event_id: str | None = None,
+    priority: int | None = None,
 ) -> RawEvent:
-    """Build an envelope; `event_id` makes re-emission deterministic (idempotent consumers)."""
+    """Build an envelope; `event_id` makes re-emission deterministic (idempotent consumers);
+    `priority` (0-10) becomes the AMQP message priority."""
     return RawEvent(
         id=event_id or str(uuid.uuid4()),
         source=source,
         type=event_type,
         subject=subject,
         orgid=org_id,
+        priority=priority,
         data=data.model_dump(mode="json"),
     )

@@ -50,6 +50,10 @@ class QueueSpec:
     retry_delays: Sequence[float] = (1.0, 5.0, 30.0)
     prefetch: int = 32
     extra_arguments: dict[str, Any] = field(default_factory=dict)
+    # A classic queue with x-max-priority instead of a quorum queue (RabbitMQ 3.x quorum
+    # queues have no priorities): messages carry their priority (event_message). Classic
+    # queues have no delivery limit; the retry header still parks repeated failures.
+    max_priority: int | None = None
 
     @property
     def dead_queue(self) -> str:
@@ -104,14 +108,18 @@ async def declare_work_queue(
                 "x-dead-letter-routing-key": spec.name,
             },
         )
+    kind: dict[str, Any] = (
+        {"x-queue-type": "classic", "x-max-priority": spec.max_priority}
+        if spec.max_priority
+        else {"x-queue-type": "quorum", "x-delivery-limit": spec.delivery_limit}
+    )
     queue = await channel.declare_queue(
         spec.name,
         durable=True,
         arguments={
-            "x-queue-type": "quorum",
+            **kind,
             "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
             "x-dead-letter-routing-key": spec.name,
-            "x-delivery-limit": spec.delivery_limit,
             **spec.extra_arguments,
         },
     )
@@ -121,13 +129,17 @@ async def declare_work_queue(
 
 
 def event_message(event: CloudEvent, **headers: Any) -> aio_pika.Message:
+    # The envelope's `priority` extension becomes the AMQP priority (priority queues).
     return aio_pika.Message(
-        body=event.model_dump_json().encode(),
+        body=event.model_dump_json(
+            exclude={"priority"} if event.priority is None else None
+        ).encode(),
         content_type=CLOUDEVENTS_CONTENT_TYPE,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=event.id,
         type=event.type,
         headers=headers or None,
+        priority=event.priority,
     )
 
 
@@ -252,6 +264,7 @@ class EventConsumer:
             message_id=message.message_id,
             type=message.type,
             headers={**(message.headers or {}), RETRY_HEADER: attempt},
+            priority=message.priority,
         )
         # Publish the copy (confirmed) before acking the original: a crash in
         # between duplicates the message, which idempotent handlers absorb.

@@ -137,3 +137,22 @@ _INLINE_SAFE = {
 def inline_safe(mime: str) -> bool:
     mime = normalise(mime)
     return mime in _INLINE_SAFE or mime.startswith(("audio/", "video/"))
+
+
+_CATEGORY_BY_EXTENSION = {
+    **dict.fromkeys(["pdf", "doc", "docx", "odt", "rtf", "txt", "md", "pages"], "document"),
+    **dict.fromkeys(["xls", "xlsx", "ods", "csv", "tsv", "numbers"], "spreadsheet"),
+    **dict.fromkeys(["ppt", "pptx", "odp", "key"], "presentation"),
+    **dict.fromkeys(["zip", "rar", "7z", "gz", "tgz", "tar", "bz2"], "archive"),
+    **dict.fromkeys(["eml", "msg"], "email"),
+}
+
+
+def category_for(extension: str | None, mime: str | None) -> str:
+    """The library's file category: document, image, spreadsheet, presentation, audio,
+    video, archive, email or other (seed 004's fileCategories)."""
+    mime = normalise(mime or "")
+    for prefix in ("image", "audio", "video"):
+        if mime.startswith(prefix + "/"):
+            return prefix
+    return _CATEGORY_BY_EXTENSION.get((extension or "").lower(), "other")

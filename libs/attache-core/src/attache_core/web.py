@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+import pydantic_core
 import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -45,18 +46,19 @@ JSON_CONTENT_TYPE = "application/json"
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
+    """JSON of a model, or of plain data that may hold models, datetimes, UUIDs, decimals."""
     if isinstance(body, BaseModel):
-        text = body.model_dump_json(by_alias=True)
+        data = body.model_dump_json(by_alias=True).encode()
     else:
-        import json
-
-        text = json.dumps(body, default=str, separators=(",", ":"))
-    return web.Response(text=text, status=status, content_type=JSON_CONTENT_TYPE, headers=headers)
+        data = pydantic_core.to_json(body, by_alias=True)
+    return web.Response(body=data, status=status, content_type=JSON_CONTENT_TYPE, headers=headers)
 
 
 def render_error(err: AttacheError) -> web.Response:
     """The platform's error body: {"error": message, "code": ..., "details"?: {...}}."""
     body: dict[str, Any] = {"error": err.message, "code": err.code}
+    if err.status >= 500 and err.code == "internal_error":
+        body["message"] = "An unexpected error occurred"  # seed 004's 500 body
     if err.details:
         body["details"] = err.details
     headers = {}

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from attache_catalog.consumers import ENRICHED_QUEUE, enrichment_handler
 from attache_catalog.keys import AMQP, CONSUMERS, POOL, SETTINGS, VERIFIER
+from attache_catalog.library_routes import routes as library_routes
 from attache_catalog.outbox_relay import OutboxRelay
 from attache_catalog.profile_routes import profile_routes
 from attache_catalog.routes import routes
@@ -73,4 +74,5 @@ def create_app(settings: CatalogSettings, *, background: bool = True) -> web.App
         app.cleanup_ctx.extend([_outbox_relay, _consumers])
     app.add_routes(routes)
     app.add_routes(profile_routes)
+    app.add_routes(library_routes)
     return app

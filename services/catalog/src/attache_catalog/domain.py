@@ -55,6 +55,18 @@ class CustomerQuery(PageQuery):
     search: str | None = Field(default=None, max_length=200)
 
 
+class EmailSource(StrictModel):
+    """Where an e-mail attachment came from (seed 004's e-mail fields)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    email_id: str | None = Field(default=None, alias="emailId", max_length=500)
+    sender_email: str | None = Field(default=None, alias="senderEmail", max_length=320)
+    sender_name: str | None = Field(default=None, alias="senderName", max_length=300)
+    email_subject: str | None = Field(default=None, alias="emailSubject", max_length=1000)
+    email_date: AwareDatetime | None = Field(default=None, alias="emailDate")
+
+
 class AttachmentRegistration(StrictModel):
     """What the gateway registers after it has verified an uploaded object."""
 
@@ -74,6 +86,7 @@ class AttachmentRegistration(StrictModel):
     service_id: str | None = Field(default=None, max_length=100)
     metadata: dict[str, Any] = Field(default_factory=dict)
     expires_at: AwareDatetime | None = None
+    source: EmailSource | None = None
 
 
 class Attachment(BaseModel):

@@ -14,7 +14,10 @@ ATTACHMENT_COLUMNS = (
     "id, org_id, customer_id, bucket, object_key, filename, content_type, size_bytes,"
     " uploaded_by, etag, checksum_sha256, detected_mime_type, text_length, ai_status, ai_error,"
     " ai_processed, ai_processed_at, ai_model_version, created_at, updated_at, file_type,"
-    " ticket_id, service_id, metadata, checksum_md5, expires_at"
+    " ticket_id, service_id, metadata, checksum_md5, expires_at, email_id, sender_email,"
+    " sender_name, email_subject, email_date, file_extension, file_category, document_type,"
+    " classification_confidence, extracted_metadata, key_terms, thumbnail_path,"
+    " ai_skipped_reason, access_count, last_accessed_at, sort_date"
 )
 # What readers may see: not deleted, not past its expiry (the sweeper removes those).
 VISIBLE = "deleted_at IS NULL AND (expires_at IS NULL OR expires_at > now())"
@@ -86,14 +89,19 @@ async def list_customers(
 async def insert_attachment(
     conn: asyncpg.Connection, *, org_id: str, uploaded_by: str, reg: dict
 ) -> asyncpg.Record | None:
-    """None when an attachment with this id already exists (a repeated confirm)."""
+    """None when an attachment with this id already exists (a repeated confirm).
+    `reg` carries the registration's fields plus file_extension and file_category."""
+    source = reg.get("source") or {}
     return await conn.fetchrow(
         f"""INSERT INTO catalog.attachments
               (id, org_id, customer_id, bucket, object_key, filename, content_type, size_bytes,
                uploaded_by, etag, checksum_sha256, detected_mime_type, file_type, ticket_id,
-               service_id, metadata, checksum_md5, expires_at)
+               service_id, metadata, checksum_md5, expires_at, file_extension, file_category,
+               email_id, sender_email, sender_name, email_subject, email_date,
+               ai_status, ai_skipped_reason)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                    $17, $18)
+                    $17, $18, $19, $20, $21, lower($22), $23, $24, $25,
+                    coalesce($26, 'pending'), $27)
             ON CONFLICT DO NOTHING
             RETURNING {ATTACHMENT_COLUMNS}""",
         reg["id"],
@@ -114,6 +122,26 @@ async def insert_attachment(
         reg.get("metadata") or {},
         reg.get("checksum_md5"),
         reg.get("expires_at"),
+        reg.get("file_extension"),
+        reg.get("file_category"),
+        source.get("email_id"),
+        source.get("sender_email"),
+        source.get("sender_name"),
+        source.get("email_subject"),
+        source.get("email_date"),
+        reg.get("ai_status"),
+        reg.get("ai_skipped_reason"),
+    )
+
+
+async def skip_enrichment(
+    conn: asyncpg.Connection, attachment_id: uuid.UUID, reason: str
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        f"""UPDATE catalog.attachments SET ai_status = 'skipped', ai_skipped_reason = $2
+            WHERE id = $1 RETURNING {ATTACHMENT_COLUMNS}""",
+        attachment_id,
+        reason,
     )
 
 

@@ -122,5 +122,7 @@ async def register_attachment(request: web.Request) -> web.Response:
     _require_gateway(request)  # only the gateway, which verified the object, registers it
     principal = await _principal(request)
     body = await parse_body(request, AttachmentRegistration)
-    attachment, created = await service.register_attachment(request.app[POOL], principal, body)
+    attachment, created = await service.register_attachment(
+        request.app[POOL], principal, body, request.app[SETTINGS].ai_quota(principal.tier)
+    )
     return json_response(attachment, status=201 if created else 200)

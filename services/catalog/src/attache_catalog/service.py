@@ -21,6 +21,8 @@ from attache_catalog.domain import (
     PageQuery,
     SweepClaim,
 )
+from attache_catalog.quota import quota_reason, take_ai_quota
+from attache_core import filenames, sniffing
 from attache_core.auth import Principal
 from attache_core.errors import Conflict, NotFound
 from attache_core.events import (
@@ -112,7 +114,10 @@ async def list_customers(
 
 
 async def register_attachment(
-    pool: asyncpg.Pool, principal: Principal, reg: AttachmentRegistration
+    pool: asyncpg.Pool,
+    principal: Principal,
+    reg: AttachmentRegistration,
+    ai_quota: int | None = None,
 ) -> tuple[Attachment, bool]:
     """Idempotent on `reg.id`: a repeat returns the stored attachment and emits nothing."""
     if reg.customer_id is None:
@@ -125,14 +130,23 @@ async def register_attachment(
             and await repo.get_customer(conn, principal.org_id, reg.customer_id) is None
         ):
             raise NotFound("Customer not found")
+        fields = reg.model_dump()
+        fields["file_extension"] = filenames.extension(reg.filename) or None
+        fields["file_category"] = sniffing.category_for(fields["file_extension"], reg.content_type)
         row = await repo.insert_attachment(
-            conn, org_id=principal.org_id, uploaded_by=principal.sub, reg=reg.model_dump()
+            conn, org_id=principal.org_id, uploaded_by=principal.sub, reg=fields
         )
         if row is None:
             existing = await repo.get_attachment(conn, principal.org_id, reg.id)
             if existing is None or existing["object_key"] != reg.object_key:
                 raise Conflict("Attachment id or object key already in use")
             return to_attachment(existing), False
+        # Automatic enrichment counts against the uploader's monthly AI quota.
+        enrich = await take_ai_quota(conn, principal, ai_quota)
+        if not enrich:
+            row = await repo.skip_enrichment(
+                conn, row["id"], quota_reason(principal.tier, ai_quota or 0)
+            )
         data = AttachmentCreated(
             attachment_id=row["id"],
             org_id=row["org_id"],
@@ -144,6 +158,7 @@ async def register_attachment(
             size_bytes=row["size_bytes"],
             uploaded_by=row["uploaded_by"],
             created_at=row["created_at"],
+            enrich=enrich,
         )
         await repo.add_outbox(
             conn,

@@ -23,8 +23,10 @@ from attache_core.web import (
 )
 from attache_gateway import (
     files_routes,  # noqa: F401  (registers its operations on `api`)
+    library_routes,  # noqa: F401  (registers its operations on `api`)
     multipart_routes,  # noqa: F401  (registers its operations on `api`)
     profile_routes,  # noqa: F401  (registers its operations on `api`)
+    rate_limits,
     repository,
     routes,  # noqa: F401  (registers its operations on `api`)
     storage_routes,
@@ -140,6 +142,9 @@ def create_app(settings: GatewaySettings, *, background: bool = True) -> web.App
         app.cleanup_ctx.append(_sweeper)
         app.cleanup_ctx.append(_file_sweeper)
         app.cleanup_ctx.append(replaced_images_consumer)
+        app.cleanup_ctx.append(rate_limits.purge_windows_periodically)
+    # After create_base_app's service middleware, so the 429 is rendered like any error.
+    app.middlewares.append(rate_limits.rate_limit_middleware(app))
     api.add_routes(app)
     app.router.add_get("/openapi.json", openapi_document)
     return app

@@ -76,8 +76,8 @@ class CatalogClient:
             parsed = {"error": "Request failed"}
         raise CatalogError(status, parsed)
 
-    async def forward(self, request: web.Request) -> web.Response:
-        """Relay a client request to the same path on the catalog."""
+    async def forward(self, request: web.Request, path: str | None = None) -> web.Response:
+        """Relay a client request to the catalog: the same path, or `path`."""
         headers = {
             h: request.headers[h] for h in _FORWARDED_REQUEST_HEADERS if h in request.headers
         }
@@ -85,7 +85,7 @@ class CatalogClient:
         try:
             async with self._session.request(
                 request.method,
-                self._base_url + request.path,
+                self._base_url + (path or request.path),
                 headers=headers,
                 params=request.query,
                 data=body,

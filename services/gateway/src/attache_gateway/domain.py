@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 MimeType = Annotated[
     str,
@@ -47,11 +47,23 @@ class PresignResponse(BaseModel):
     expires_at: datetime
 
 
+class EmailSource(StrictModel):
+    """Where an e-mail attachment came from (the e-mail fields of seed 004)."""
+
+    emailId: str | None = Field(default=None, max_length=500)
+    senderEmail: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    senderName: str | None = Field(default=None, max_length=300)
+    emailSubject: str | None = Field(default=None, max_length=1000)
+    emailDate: AwareDatetime | None = None
+
+
 class ConfirmRequest(StrictModel):
     object_key: str = Field(min_length=1, max_length=1024)
     filename: str | None = Field(default=None, max_length=1024)
     content_type: MimeType | None = None
     size: int | None = Field(default=None, ge=0)
+    # Internal systems registering e-mail attachments say where they came from.
+    source: EmailSource | None = None
 
 
 class Attachment(BaseModel):

@@ -74,6 +74,11 @@ class GatewaySettings(CommonSettings):
     profile_image_url_ttl_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     # Known customers are remembered this long so presign needs no catalog round trip.
     customer_cache_seconds: float = 60.0
+    # Rate limits (seed 004, rate_limits.py): requests a user (org_id + sub) may make a
+    # minute by tier, counted in PostgreSQL across replicas, on paths under these prefixes.
+    rate_limit_free_per_minute: int = Field(default=60, ge=1)
+    rate_limit_pro_per_minute: int = Field(default=300, ge=1)
+    rate_limited_prefixes: list[str] = Field(default_factory=lambda: ["/api/attachments"])
 
     # Uploads through the gateway (files API, seed 002; storage upload, seed 001).
     max_file_bytes: int = Field(default=100 * 1024**2, ge=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import structlog
@@ -132,8 +133,15 @@ async def presign_upload(
     )
 
 
-def _registration(session: asyncpg.Record, *, etag: str | None, detected: str) -> dict:
+def _registration(
+    session: asyncpg.Record,
+    *,
+    etag: str | None,
+    detected: str,
+    source: dict[str, Any] | None = None,
+) -> dict:
     return {
+        "source": source,
         "id": str(session["id"]),
         "customer_id": str(session["customer_id"]),
         "bucket": session["bucket"],
@@ -164,6 +172,7 @@ async def verify_and_register(
     catalog: CatalogClient,
     authorization: str,
     session: asyncpg.Record,
+    source: dict[str, Any] | None = None,
 ) -> tuple[dict | None, str | None]:
     """Check the stored object against its (locked, pending) session — size, magic bytes —
     then register it and mark the session confirmed, or delete it and mark the session
@@ -192,7 +201,7 @@ async def verify_and_register(
         log.info("upload_rejected", session_id=str(session["id"]), reason=rejection)
         return None, rejection
     registered = await catalog.register_attachment(
-        authorization, _registration(session, etag=head.etag, detected=detected)
+        authorization, _registration(session, etag=head.etag, detected=detected, source=source)
     )
     await repo.mark_confirmed(conn, session["id"], etag=head.etag, detected_mime_type=detected)
     return registered, None
@@ -225,8 +234,13 @@ async def confirm_upload(
         if session["expires_at"] < datetime.now(UTC):
             raise UploadExpired("Upload expired; request a new upload URL")
 
+        source = (
+            req.source.model_dump(mode="json", by_alias=True, exclude_none=True)
+            if req.source
+            else None
+        )
         registered, rejection = await verify_and_register(
-            conn, ctx.blobs, ctx.catalog, authorization, session
+            conn, ctx.blobs, ctx.catalog, authorization, session, source
         )
     # Raised after the commit, so the rejection itself is recorded.
     if rejection is not None:

@@ -1,0 +1,431 @@
+"""The attachment library (seed 004): list with filters, search, sort and pagination;
+detail; access counting; statistics; smart filters.
+
+One query builder serves the list, its count and the smart filters, so a smart
+filter's params always reproduce its count. Every query starts with the tenant and
+the live-row predicate, which every index of migration 007 leads with: no page
+query reads another tenant's rows or scans the whole tenant.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from attache_catalog import repository as repo
+from attache_catalog.library_domain import LibraryAttachment, LibraryPage, LibraryQuery, Pagination
+from attache_core.auth import Principal
+from attache_core.errors import InvalidInput, NotFound
+from attache_core.events import AttachmentAccessed, make_event
+
+SOURCE = "/attache/catalog"
+# Totals are exact up to here; beyond, the planner's estimate (counting a million rows
+# for every page would cost more than the page).
+EXACT_COUNT_LIMIT = 10_000
+
+_SORT_EXPRESSIONS = {
+    "date": "sort_date",
+    "name": "lower(filename)",
+    "size": "size_bytes",
+    "sender": "coalesce(sender_email, '')",
+    "type": "coalesce(document_type, '')",
+}
+
+
+@dataclass
+class _Where:
+    """SQL conditions with their positional arguments."""
+
+    clauses: list[str] = field(default_factory=list)
+    args: list[Any] = field(default_factory=list)
+
+    def add(self, clause: str, *values: Any) -> None:
+        placeholders = []
+        for value in values:
+            self.args.append(value)
+            placeholders.append(f"${len(self.args)}")
+        self.clauses.append(clause.format(*placeholders))
+
+    def sql(self) -> str:
+        return " AND ".join(self.clauses)
+
+
+def _where(principal: Principal, q: LibraryQuery) -> _Where:
+    w = _Where()
+    w.add("org_id = {}", principal.org_id)
+    w.clauses.append(repo.VISIBLE)
+    if not principal.is_staff:  # a customer sees only its own attachments
+        w.add(
+            "customer_id = {}", uuid.UUID(principal.customer_id) if principal.customer_id else None
+        )
+    if q.customer_id is not None:
+        w.add("customer_id = {}", q.customer_id)
+    if q.search:
+        w.add("search_vector @@ websearch_to_tsquery('simple', {})", q.search)
+    if q.file_types:
+        w.add("file_extension = ANY({}::text[])", q.file_types)
+    if q.file_categories:
+        w.add("file_category = ANY({}::text[])", q.file_categories)
+    if q.document_types:
+        w.add("document_type = ANY({}::text[])", q.document_types)
+    if q.date_from:
+        w.add("sort_date >= {}", q.date_from)
+    if q.date_to:
+        w.add("sort_date <= {}", q.date_to)
+    if q.senders:
+        w.add("sender_email = ANY({}::text[])", q.senders)
+    if q.min_size is not None:
+        w.add("size_bytes >= {}", q.min_size)
+    if q.max_size is not None:
+        w.add("size_bytes <= {}", q.max_size)
+    if q.ai_processed_only:
+        w.clauses.append("ai_processed")
+    if q.ai_processed is not None:
+        w.clauses.append("ai_processed" if q.ai_processed else "NOT ai_processed")
+    if q.has_metadata:
+        w.clauses.append("extracted_metadata IS NOT NULL AND extracted_metadata <> '{}'::jsonb")
+    if q.payment_status is not None:
+        paid = "true" if q.payment_status == "paid" else "false"
+        w.add(
+            "(extracted_metadata->>'paymentStatus' = {} OR extracted_metadata->>'isPaid' = {})",
+            q.payment_status,
+            paid,
+        )
+    if q.min_amount is not None:
+        w.add("amount >= {}", q.min_amount)
+    if q.expiration_from:
+        w.add("extracted_metadata->>'expirationDate' >= {}", q.expiration_from.isoformat())
+    if q.expiration_to:
+        w.add("extracted_metadata->>'expirationDate' <= {}", q.expiration_to.isoformat())
+    return w
+
+
+# ---- cursors -------------------------------------------------------------------------
+
+
+def _encode_cursor(q: LibraryQuery, value: Any, row_id: uuid.UUID) -> str:
+    raw = json.dumps([q.sort_by, q.sort_order, _jsonable(value), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _decode_cursor(q: LibraryQuery) -> tuple[Any, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(q.cursor + "=" * (-len(q.cursor) % 4))  # type: ignore[operator]
+        sort_by, sort_order, value, row_id = json.loads(raw)
+        if (sort_by, sort_order) != (q.sort_by, q.sort_order):
+            raise ValueError("cursor of another sort")
+        if sort_by == "date":
+            value = datetime.fromisoformat(value)
+        elif sort_by == "size":
+            value = int(value)
+        elif not isinstance(value, str):
+            raise ValueError("bad value")
+        return value, uuid.UUID(row_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise InvalidInput(
+            "Invalid parameters", details={"cursor": "Malformed or from another sort"}
+        ) from exc
+
+
+# ---- list -------------------------------------------------------------------------------
+
+
+async def count_matching(conn: asyncpg.Connection, where: _Where) -> tuple[int, bool]:
+    """(total, is_estimate): exact up to EXACT_COUNT_LIMIT, the planner's estimate beyond."""
+    exact = await conn.fetchval(
+        f"SELECT count(*) FROM (SELECT 1 FROM catalog.attachments WHERE {where.sql()}"
+        f" LIMIT {EXACT_COUNT_LIMIT + 1}) s",
+        *where.args,
+    )
+    if exact <= EXACT_COUNT_LIMIT:
+        return exact, False
+    plan = await conn.fetchval(
+        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM catalog.attachments WHERE {where.sql()}", *where.args
+    )
+    estimate = int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+    return max(estimate, EXACT_COUNT_LIMIT + 1), True
+
+
+async def list_attachments(
+    pool: asyncpg.Pool, principal: Principal, q: LibraryQuery
+) -> LibraryPage:
+    where = _where(principal, q)
+    expr = _SORT_EXPRESSIONS[q.sort_by]
+    direction = "DESC" if q.sort_order == "desc" else "ASC"
+    page_where = _Where(list(where.clauses), list(where.args))
+    offset = 0
+    if q.cursor:
+        value, row_id = _decode_cursor(q)
+        op = "<" if direction == "DESC" else ">"
+        page_where.add(f"({expr}, id) {op} ({{}}, {{}})", value, row_id)
+    else:
+        offset = (q.page - 1) * q.limit
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            f"SELECT {repo.ATTACHMENT_COLUMNS}, {expr} AS sort_key FROM catalog.attachments"
+            f" WHERE {page_where.sql()} ORDER BY {expr} {direction}, id {direction}"
+            f" LIMIT {q.limit + 1} OFFSET {offset}",
+            *page_where.args,
+        )
+        total, estimated = await count_matching(conn, where)
+    has_more = len(rows) > q.limit
+    rows = rows[: q.limit]
+    next_cursor = _encode_cursor(q, rows[-1]["sort_key"], rows[-1]["id"]) if has_more else None
+    return LibraryPage(
+        data=[to_library_attachment(r) for r in rows],
+        pagination=Pagination(
+            total=total,
+            totalIsEstimate=estimated,
+            page=q.page,
+            limit=q.limit,
+            totalPages=max(1, math.ceil(total / q.limit)),
+            hasMore=has_more,
+            nextCursor=next_cursor,
+        ),
+        filters=q.applied_filters(),
+    )
+
+
+def to_library_attachment(row: asyncpg.Record) -> LibraryAttachment:
+    return LibraryAttachment(
+        id=row["id"],
+        userId=row["uploaded_by"],
+        customerId=row["customer_id"],
+        emailId=row["email_id"],
+        filename=row["filename"],
+        fileExtension=row["file_extension"],
+        fileCategory=row["file_category"],
+        mimeType=row["content_type"],
+        fileSizeBytes=row["size_bytes"],
+        storagePath=row["object_key"],
+        storageBucket=row["bucket"],
+        thumbnailPath=row["thumbnail_path"],
+        senderEmail=row["sender_email"],
+        senderName=row["sender_name"],
+        emailSubject=row["email_subject"],
+        emailDate=row["email_date"],
+        documentType=row["document_type"],
+        classificationConfidence=row["classification_confidence"],
+        extractedMetadata=row["extracted_metadata"],
+        keyTerms=list(row["key_terms"] or []),
+        aiProcessed=row["ai_processed"],
+        aiProcessedAt=row["ai_processed_at"],
+        aiModelVersion=row["ai_model_version"],
+        aiStatus=row["ai_status"],
+        aiSkippedReason=row["ai_skipped_reason"],
+        accessCount=row["access_count"],
+        lastAccessedAt=row["last_accessed_at"],
+        createdAt=row["created_at"],
+        updatedAt=row["updated_at"],
+    )
+
+
+def _require_visible(principal: Principal, row: asyncpg.Record | None) -> asyncpg.Record:
+    if row is None or (
+        not principal.is_staff
+        and (row["customer_id"] is None or str(row["customer_id"]) != principal.customer_id)
+    ):
+        raise NotFound("Attachment not found")
+    return row
+
+
+async def get_attachment(
+    pool: asyncpg.Pool, principal: Principal, attachment_id: uuid.UUID
+) -> LibraryAttachment:
+    async with pool.acquire() as conn:
+        row = await repo.get_attachment(conn, principal.org_id, attachment_id)
+    return to_library_attachment(_require_visible(principal, row))
+
+
+async def record_access(
+    pool: asyncpg.Pool, principal: Principal, attachment_id: uuid.UUID
+) -> LibraryAttachment:
+    """Count a download atomically (concurrent downloads each count) and announce it."""
+    async with pool.acquire() as conn, conn.transaction():
+        _require_visible(
+            principal, await repo.get_attachment(conn, principal.org_id, attachment_id)
+        )
+        row = await conn.fetchrow(
+            f"""UPDATE catalog.attachments
+                SET access_count = access_count + 1, last_accessed_at = now()
+                WHERE org_id = $1 AND id = $2 AND {repo.VISIBLE}
+                RETURNING {repo.ATTACHMENT_COLUMNS}""",
+            principal.org_id,
+            attachment_id,
+        )
+        if row is None:
+            raise NotFound("Attachment not found")
+        data = AttachmentAccessed(
+            attachment_id=row["id"],
+            org_id=row["org_id"],
+            user_id=principal.sub,
+            access_count=row["access_count"],
+            accessed_at=row["last_accessed_at"],
+        )
+        await repo.add_outbox(
+            conn,
+            make_event(
+                "attachment.accessed",
+                data,
+                source=SOURCE,
+                subject=str(row["id"]),
+                org_id=row["org_id"],
+            ),
+        )
+    return to_library_attachment(row)
+
+
+# ---- statistics -------------------------------------------------------------------------
+
+
+async def stats(pool: asyncpg.Pool, principal: Principal) -> dict[str, Any]:
+    """From the rollups the triggers of migration 007 keep current, plus three index reads."""
+    principal.require_staff()  # tenant-wide figures
+    org = principal.org_id
+    async with pool.acquire() as conn:
+        rollups = await conn.fetch(
+            "SELECT dimension, value, label, count, size_bytes, amount"
+            " FROM catalog.attachment_rollups WHERE org_id = $1 AND count <> 0",
+            org,
+        )
+        live = f"FROM catalog.attachments WHERE org_id = $1 AND {repo.VISIBLE}"
+        bounds = await conn.fetchrow(
+            f"""SELECT
+                 (SELECT sort_date {live} ORDER BY sort_date DESC, id DESC LIMIT 1) AS latest,
+                 (SELECT sort_date {live} ORDER BY sort_date ASC, id ASC LIMIT 1) AS oldest""",
+            org,
+        )
+        largest = await conn.fetch(
+            f"""SELECT id, filename, size_bytes FROM catalog.attachments
+                WHERE org_id = $1 AND {repo.VISIBLE} ORDER BY size_bytes DESC, id DESC LIMIT 5""",
+            org,
+        )
+    by: dict[str, list[asyncpg.Record]] = {}
+    for r in rollups:
+        by.setdefault(r["dimension"], []).append(r)
+
+    def one(dimension: str) -> asyncpg.Record | None:
+        rows = by.get(dimension, [])
+        return rows[0] if rows else None
+
+    def counts(dimension: str) -> dict[str, int]:
+        return {
+            r["value"]: r["count"] for r in sorted(by.get(dimension, []), key=lambda r: -r["count"])
+        }
+
+    total = one("total")
+    invoices, unpaid, receipts = one("invoice"), one("invoice_unpaid"), one("receipt")
+    senders = sorted(by.get("sender", []), key=lambda r: (-r["count"], r["value"]))[:10]
+    months = sorted(by.get("month", []), key=lambda r: r["value"], reverse=True)[:24]
+    return {
+        "totalAttachments": total["count"] if total else 0,
+        "totalSizeBytes": total["size_bytes"] if total else 0,
+        "aiProcessedCount": one("ai_processed")["count"] if one("ai_processed") else 0,
+        "documentTypeCounts": counts("document_type"),
+        "fileTypeCounts": counts("file_extension"),
+        "categoryCounts": counts("file_category"),
+        "financialSummary": {
+            "totalInvoices": invoices["count"] if invoices else 0,
+            "totalInvoiceAmount": float(invoices["amount"]) if invoices else 0.0,
+            "unpaidInvoices": unpaid["count"] if unpaid else 0,
+            "unpaidAmount": float(unpaid["amount"]) if unpaid else 0.0,
+            "totalReceipts": receipts["count"] if receipts else 0,
+            "totalReceiptAmount": float(receipts["amount"]) if receipts else 0.0,
+        },
+        "latestAttachmentDate": bounds["latest"],
+        "oldestAttachmentDate": bounds["oldest"],
+        "attachmentsByMonth": [{"month": r["value"], "count": r["count"]} for r in months],
+        "topSenders": [
+            {"email": r["value"], "name": r["label"], "count": r["count"]} for r in senders
+        ],
+        "largestFiles": [
+            {"id": r["id"], "filename": r["filename"], "sizeBytes": r["size_bytes"]}
+            for r in largest
+        ],
+    }
+
+
+# ---- smart filters ------------------------------------------------------------------------
+
+
+def smart_filter_definitions(today: date) -> list[dict[str, Any]]:
+    """The six filters of seed 004. Their params are list-endpoint parameters (strings, as
+    in a query string), so passing them to GET /api/attachments gives the same total."""
+    return [
+        {
+            "id": "unpaid_invoices",
+            "label": "Unpaid Invoices",
+            "description": "Invoices marked as unpaid",
+            "icon": "CurrencyDollarIcon",
+            "params": {
+                "documentTypes": "invoice",
+                "hasMetadata": "true",
+                "paymentStatus": "unpaid",
+            },
+        },
+        {
+            "id": "expiring_contracts",
+            "label": "Contracts Expiring Soon",
+            "description": "Contracts expiring within 90 days",
+            "icon": "DocumentCheckIcon",
+            "params": {
+                "documentTypes": "contract",
+                "expirationFrom": today.isoformat(),
+                "expirationTo": (today + timedelta(days=90)).isoformat(),
+            },
+        },
+        {
+            "id": "receipts_by_amount",
+            "label": "Large Receipts",
+            "description": "Receipts over $100",
+            "icon": "ReceiptPercentIcon",
+            "params": {"documentTypes": "receipt", "minAmount": "100"},
+        },
+        {
+            "id": "recent_images",
+            "label": "Recent Images",
+            "description": "Images from last 30 days",
+            "icon": "PhotoIcon",
+            "params": {
+                "fileCategories": "image",
+                "dateFrom": (today - timedelta(days=30)).isoformat(),
+            },
+        },
+        {
+            "id": "large_files",
+            "label": "Large Files",
+            "description": "Files over 10MB",
+            "icon": "ArrowDownTrayIcon",
+            "params": {"minSize": str(10 * 1024 * 1024)},
+        },
+        {
+            "id": "unprocessed",
+            "label": "Unprocessed",
+            "description": "Attachments not yet analyzed by AI",
+            "icon": "ClockIcon",
+            "params": {"aiProcessed": "false"},
+        },
+    ]
+
+
+async def smart_filters(pool: asyncpg.Pool, principal: Principal) -> dict[str, Any]:
+    definitions = smart_filter_definitions(datetime.now(UTC).date())
+    async with pool.acquire() as conn:
+        for definition in definitions:
+            where = _where(principal, LibraryQuery.parse(definition["params"]))
+            definition["count"], estimated = await count_matching(conn, where)
+            if estimated:
+                definition["countIsEstimate"] = True
+    return {"filters": definitions}

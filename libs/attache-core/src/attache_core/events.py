@@ -112,6 +112,35 @@ class ReprocessRequested(BaseModel):
     requested_at: datetime | None = None
 
 
+class IngestSource(BaseModel):
+    emailId: str | None = Field(default=None, max_length=500)
+    senderEmail: str | None = Field(default=None, max_length=320)
+    senderName: str | None = Field(default=None, max_length=300)
+    emailSubject: str | None = Field(default=None, max_length=1000)
+    emailDate: datetime | None = None
+
+
+class AttachmentIngest(BaseModel):
+    """A command, not an event: internal systems (a mail importer) publish it to have the
+    catalog register an object that is already in S3, e.g. an e-mail attachment. The
+    catalog answers with attachment.created. Idempotent: the attachment id is
+    `attachment_id`, or derived from the message id when absent."""
+
+    attachment_id: uuid.UUID | None = None
+    org_id: str = Field(min_length=1, max_length=200)
+    customer_id: uuid.UUID | None = None
+    bucket: str = Field(min_length=1, max_length=63)
+    object_key: str = Field(min_length=1, max_length=1024)
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=1, max_length=255)
+    size_bytes: int = Field(ge=0)
+    uploaded_by: str = Field(default="ingest", min_length=1, max_length=200)
+    # The tier whose monthly AI quota the enrichment counts against.
+    tier: str = "free"
+    checksum_sha256: str | None = Field(default=None, max_length=100)
+    source: IngestSource | None = None
+
+
 class AttachmentAccessed(BaseModel):
     """A download URL was handed out (seed 004: counts accesses)."""
 
@@ -159,6 +188,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "attachment.deleted": AttachmentDeleted,
     "attachment.reprocess-requested": ReprocessRequested,
     "attachment.accessed": AttachmentAccessed,
+    "attachment.ingest": AttachmentIngest,
     "import.requested": ImportRequested,
     "profile.image.updated": ProfileImageUpdated,
 }

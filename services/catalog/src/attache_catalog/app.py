@@ -9,7 +9,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from attache_catalog.consumers import ENRICHED_QUEUE, enrichment_handler
+from attache_catalog.consumers import (
+    ENRICHED_QUEUE,
+    INGEST_QUEUE,
+    enrichment_handler,
+    ingest_handler,
+)
 from attache_catalog.keys import AMQP, CONSUMERS, POOL, SETTINGS, VERIFIER
 from attache_catalog.library_routes import routes as library_routes
 from attache_catalog.outbox_relay import OutboxRelay
@@ -55,13 +60,19 @@ async def _outbox_relay(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _consumers(app: web.Application) -> AsyncIterator[None]:
-    consumer = messaging.EventConsumer(
-        app[AMQP], ENRICHED_QUEUE, app[SETTINGS].events_exchange, enrichment_handler(app[POOL])
-    )
-    await consumer.start()
-    app[CONSUMERS] = [consumer]
+    exchange = app[SETTINGS].events_exchange
+    consumers = [
+        messaging.EventConsumer(app[AMQP], ENRICHED_QUEUE, exchange, enrichment_handler(app[POOL])),
+        messaging.EventConsumer(
+            app[AMQP], INGEST_QUEUE, exchange, ingest_handler(app[POOL], app[SETTINGS])
+        ),
+    ]
+    for consumer in consumers:
+        await consumer.start()
+    app[CONSUMERS] = consumers
     yield
-    await consumer.stop()
+    for consumer in consumers:
+        await consumer.stop()
 
 
 def create_app(settings: CatalogSettings, *, background: bool = True) -> web.Application:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -413,3 +413,65 @@ async def test_unauthenticated_is_the_documented_401(stack, http):
     async with http.get(f"{stack.gateway_url}/api/attachments") as resp:
         assert resp.status == 401
         assert (await resp.json())["error"] == "Authentication required"
+
+
+async def test_reprocess_queues_a_job_with_its_priority(stack, http, org, database_url, amqp_url):
+    from attache_core import messaging
+
+    async with http.post(
+        f"{stack.gateway_url}/v1/customers",
+        headers=stack.auth(org=org),
+        json={"full_name": "R", "email": "r@example.com"},
+    ) as resp:
+        customer = (await resp.json())["id"]
+    rows = list(generate(org, 1, seed=5))
+    conn = await asyncpg.connect(database_url)
+    try:
+        await copy_rows(conn, rows)
+    finally:
+        await conn.close()
+    attachment_id = rows[0][0]
+    # A probe bound to the event sees the request with the AMQP priority set.
+    amqp = await messaging.connect(amqp_url)
+    channel = await amqp.channel()
+    exchange = await messaging.declare_exchanges(channel, "attache.events")
+    probe = await channel.declare_queue(
+        exclusive=True, auto_delete=True, arguments={"x-max-priority": 10}
+    )
+    await probe.bind(exchange, routing_key="attachment.reprocess-requested")
+
+    headers = stack.auth(org=org, tier="pro")
+    async with http.post(
+        f"{stack.gateway_url}/api/attachments/{attachment_id}/reprocess",
+        headers=headers,
+        json={"priority": 8},
+    ) as resp:
+        assert resp.status == 202, await resp.text()
+        accepted = await resp.json()
+    assert accepted["message"] == "Attachment queued for reprocessing" and accepted["jobId"]
+    message = await eventually(lambda: probe.get(fail=False))
+    assert message.priority == 8
+    assert json.loads(message.body)["data"]["job_id"] == accepted["jobId"]
+    await message.ack()
+
+    status, job = await get(stack, http, org, f"/api/attachments/jobs/{accepted['jobId']}")
+    assert status == 200 and job["data"]["status"] in ("queued", "completed", "failed")
+    assert job["data"]["attachmentId"] == str(attachment_id) and job["data"]["priority"] == 8
+    status, _ = await get(stack, http, "org-other", f"/api/attachments/jobs/{accepted['jobId']}")
+    assert status == 404
+    for bad in ({"priority": 0}, {"priority": 11}, {"priority": "high"}, {"urgent": True}):
+        async with http.post(
+            f"{stack.gateway_url}/api/attachments/{attachment_id}/reprocess",
+            headers=headers,
+            json=bad,
+        ) as resp:
+            assert resp.status == 400
+    async with http.post(
+        f"{stack.gateway_url}/api/attachments/{uuid.uuid4()}/reprocess",
+        headers=headers,
+        json={"priority": 5},
+    ) as resp:
+        assert resp.status == 404
+    await channel.close()
+    await amqp.close()
+    assert customer

@@ -22,11 +22,20 @@ import asyncpg
 
 from attache_catalog import repository as repo
 from attache_catalog.library_domain import LibraryAttachment, LibraryPage, LibraryQuery, Pagination
+from attache_catalog.quota import quota_reason, take_ai_quota
 from attache_core.auth import Principal
-from attache_core.errors import InvalidInput, NotFound
-from attache_core.events import AttachmentAccessed, make_event
+from attache_core.errors import AttacheError, InvalidInput, NotFound
+from attache_core.events import AttachmentAccessed, ReprocessRequested, make_event
+from attache_core.ids import new_uuid
 
 SOURCE = "/attache/catalog"
+
+
+class QuotaExceeded(AttacheError):
+    status = 403
+    code = "quota_exceeded"
+
+
 # Totals are exact up to here; beyond, the planner's estimate (counting a million rows
 # for every page would cost more than the page).
 EXACT_COUNT_LIMIT = 10_000
@@ -429,3 +438,107 @@ async def smart_filters(pool: asyncpg.Pool, principal: Principal) -> dict[str, A
             if estimated:
                 definition["countIsEstimate"] = True
     return {"filters": definitions}
+
+
+# ---- reprocessing -----------------------------------------------------------------------
+
+
+async def request_reprocess(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    attachment_id: uuid.UUID,
+    priority: int,
+    ai_quota: int | None,
+) -> uuid.UUID:
+    """Queue enrichment again (the enricher's queue honours `priority`); the job's id."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = _require_visible(
+            principal, await repo.get_attachment(conn, principal.org_id, attachment_id)
+        )
+        if not await take_ai_quota(conn, principal, ai_quota):
+            raise QuotaExceeded(quota_reason(principal.tier, ai_quota or 0))
+        job_id = new_uuid()
+        await conn.execute(
+            """INSERT INTO catalog.enrichment_jobs
+                 (id, org_id, attachment_id, priority, requested_by)
+               VALUES ($1, $2, $3, $4, $5)""",
+            job_id,
+            principal.org_id,
+            attachment_id,
+            priority,
+            principal.sub,
+        )
+        request = ReprocessRequested(
+            attachment_id=row["id"],
+            org_id=row["org_id"],
+            bucket=row["bucket"],
+            object_key=row["object_key"],
+            content_type=row["content_type"],
+            filename=row["filename"],
+            priority=priority,
+            job_id=job_id,
+            size_bytes=row["size_bytes"],
+            requested_by=principal.sub,
+            requested_at=datetime.now(UTC),
+        )
+        await repo.add_outbox(
+            conn,
+            make_event(
+                "attachment.reprocess-requested",
+                request,
+                source=SOURCE,
+                subject=str(row["id"]),
+                org_id=row["org_id"],
+                priority=priority,
+            ),
+        )
+    return job_id
+
+
+async def finish_reprocess_jobs(
+    conn: asyncpg.Connection,
+    attachment_id: uuid.UUID,
+    status: str,
+    error: str | None,
+    processed_at: datetime,
+) -> None:
+    """An enrichment result closes the jobs queued before it (call in its transaction)."""
+    await conn.execute(
+        """UPDATE catalog.enrichment_jobs
+           SET status = CASE WHEN $2 = 'processed' THEN 'completed' ELSE 'failed' END,
+               error = $3, finished_at = now()
+           WHERE attachment_id = $1 AND status = 'queued' AND created_at <= $4""",
+        attachment_id,
+        status,
+        error,
+        processed_at,
+    )
+
+
+async def get_reprocess_job(
+    pool: asyncpg.Pool, principal: Principal, job_id: uuid.UUID
+) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        job = await conn.fetchrow(
+            "SELECT * FROM catalog.enrichment_jobs WHERE org_id = $1 AND id = $2",
+            principal.org_id,
+            job_id,
+        )
+        if job is not None:
+            # The job is visible to whoever may see its attachment.
+            _require_visible(
+                principal, await repo.get_attachment(conn, principal.org_id, job["attachment_id"])
+            )
+    if job is None:
+        raise NotFound("Job not found")
+    return {
+        "id": job["id"],
+        "jobType": "reprocess",
+        "attachmentId": job["attachment_id"],
+        "status": job["status"],
+        "priority": job["priority"],
+        "error": job["error"],
+        "requestedBy": job["requested_by"],
+        "createdAt": job["created_at"],
+        "finishedAt": job["finished_at"],
+    }

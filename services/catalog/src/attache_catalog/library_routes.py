@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from attache_catalog import library
-from attache_catalog.keys import POOL, VERIFIER
+from attache_catalog.keys import POOL, SETTINGS, VERIFIER
 from attache_catalog.library_domain import LibraryQuery
 from attache_catalog.routes import _require_gateway
 from attache_core.auth import Principal
 from attache_core.errors import NotFound
-from attache_core.web import json_response
+from attache_core.web import json_response, parse_body
 
 routes = web.RouteTableDef()
 
@@ -60,3 +61,38 @@ async def record_access(request: web.Request) -> web.Response:
     principal = await _principal(request)
     found = await library.record_access(request.app[POOL], principal, _attachment_id(request))
     return json_response({"data": found})
+
+
+class ReprocessBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    priority: int = Field(default=5, ge=1, le=10)
+
+
+@routes.post("/internal/v1/library/attachments/{attachment_id}/reprocess")
+async def reprocess(request: web.Request) -> web.Response:
+    _require_gateway(request)
+    principal = await _principal(request)
+    body = await parse_body(request, ReprocessBody) if request.can_read_body else ReprocessBody()
+    job_id = await library.request_reprocess(
+        request.app[POOL],
+        principal,
+        _attachment_id(request),
+        body.priority,
+        request.app[SETTINGS].ai_quota(principal.tier),
+    )
+    return json_response(
+        {"message": "Attachment queued for reprocessing", "jobId": job_id}, status=202
+    )
+
+
+@routes.get("/v1/library/jobs/{job_id}")
+async def get_job(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    try:
+        job_id = uuid.UUID(request.match_info["job_id"])
+    except ValueError as exc:
+        raise NotFound("Job not found") from exc
+    return json_response(
+        {"data": await library.get_reprocess_job(request.app[POOL], principal, job_id)}
+    )

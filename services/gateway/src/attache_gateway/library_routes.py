@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from attache_core import filenames, sniffing
-from attache_core.web import json_response
+from attache_core.web import json_response, parse_body
 from attache_gateway.api import api, authenticate, path_uuid
 from attache_gateway.keys import BLOBS, CATALOG, SETTINGS
 
@@ -72,6 +72,31 @@ async def attachment_stats(request: web.Request) -> web.Response:
 async def smart_filters(request: web.Request) -> web.Response:
     await authenticate(request)
     return await request.app[CATALOG].forward(request, "/v1/library/smart-filters")
+
+
+class ReprocessRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    priority: int = Field(default=5, ge=1, le=10, description="1 (low) to 10 (urgent)")
+
+
+class ReprocessAccepted(BaseModel):
+    message: str
+    jobId: str
+
+
+@api.operation(
+    "GET",
+    "/api/attachments/jobs/{job_id}",
+    "The state of a reprocessing job",
+    response_schema=_OBJECT,
+    errors=(404, 429),
+    tags=("library",),
+)
+async def get_reprocess_job(request: web.Request) -> web.Response:
+    await authenticate(request)
+    job_id = path_uuid(request, "job_id", "Job")
+    return await request.app[CATALOG].forward(request, f"/v1/library/jobs/{job_id}")
 
 
 @api.operation(
@@ -171,3 +196,29 @@ async def download_attachment(request: web.Request) -> web.Response:
             expiresAt=expires,
         )
     )
+
+
+@api.operation(
+    "POST",
+    "/api/attachments/{attachment_id}/reprocess",
+    "Run AI enrichment again, with a priority (202; read the job back by its id)",
+    request=ReprocessRequest,
+    response=ReprocessAccepted,
+    status=202,
+    errors=(400, 403, 404, 429),
+    tags=("library",),
+)
+async def reprocess_attachment(request: web.Request) -> web.Response:
+    await authenticate(request)
+    attachment_id = path_uuid(request, "attachment_id", "Attachment")
+    body = (
+        await parse_body(request, ReprocessRequest) if request.can_read_body else ReprocessRequest()
+    )
+    accepted = await request.app[CATALOG].request_json(
+        "POST",
+        f"/internal/v1/library/attachments/{attachment_id}/reprocess",
+        authorization=request.headers["Authorization"],
+        internal=True,
+        json_body=body.model_dump(),
+    )
+    return json_response(accepted, status=202)

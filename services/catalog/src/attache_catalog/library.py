@@ -152,7 +152,15 @@ def _decode_cursor(q: LibraryQuery) -> tuple[Any, uuid.UUID]:
 
 
 async def count_matching(conn: asyncpg.Connection, where: _Where) -> tuple[int, bool]:
-    """(total, is_estimate): exact up to EXACT_COUNT_LIMIT, the planner's estimate beyond."""
+    """(total, is_estimate). The planner's estimate first (planning only, no rows read):
+    when it is clearly large, that is the answer; otherwise an exact count, capped at
+    EXACT_COUNT_LIMIT so a bad estimate can't turn into reading the whole tenant."""
+    plan = await conn.fetchval(
+        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM catalog.attachments WHERE {where.sql()}", *where.args
+    )
+    estimate = int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+    if estimate > 4 * EXACT_COUNT_LIMIT:
+        return estimate, True
     exact = await conn.fetchval(
         f"SELECT count(*) FROM (SELECT 1 FROM catalog.attachments WHERE {where.sql()}"
         f" LIMIT {EXACT_COUNT_LIMIT + 1}) s",
@@ -160,10 +168,6 @@ async def count_matching(conn: asyncpg.Connection, where: _Where) -> tuple[int, 
     )
     if exact <= EXACT_COUNT_LIMIT:
         return exact, False
-    plan = await conn.fetchval(
-        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM catalog.attachments WHERE {where.sql()}", *where.args
-    )
-    estimate = int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
     return max(estimate, EXACT_COUNT_LIMIT + 1), True
 
 
@@ -188,8 +192,11 @@ async def list_attachments(
             f" LIMIT {q.limit + 1} OFFSET {offset}",
             *page_where.args,
         )
-        total, estimated = await count_matching(conn, where)
-    has_more = len(rows) > q.limit
+        has_more = len(rows) > q.limit
+        if q.page == 1 and not q.cursor and not has_more:
+            total, estimated = len(rows), False  # the whole result is on this page
+        else:
+            total, estimated = await count_matching(conn, where)
     rows = rows[: q.limit]
     next_cursor = _encode_cursor(q, rows[-1]["sort_key"], rows[-1]["id"]) if has_more else None
     return LibraryPage(

@@ -131,6 +131,8 @@ async def stack(base_settings: dict[str, Any]) -> AsyncIterator[Stack]:
     from attache_enricher.worker import run as run_enricher
     from attache_gateway.app import create_app as create_gateway
     from attache_gateway.settings import GatewaySettings
+    from attache_importer.settings import ImporterSettings
+    from attache_importer.worker import run as run_importer
 
     catalog_app = create_catalog(CatalogSettings(**base_settings))
     catalog_runner, catalog_url = await _serve(catalog_app)
@@ -139,6 +141,7 @@ async def stack(base_settings: dict[str, Any]) -> AsyncIterator[Stack]:
     gateway_runner, gateway_url = await _serve(gateway_app)
     stop = asyncio.Event()
     enricher = asyncio.create_task(run_enricher(EnricherSettings(**base_settings), stop))
+    importer = asyncio.create_task(run_importer(ImporterSettings(**base_settings), stop))
     stack = Stack(
         gateway_url,
         catalog_url,
@@ -146,11 +149,12 @@ async def stack(base_settings: dict[str, Any]) -> AsyncIterator[Stack]:
         gateway_app,
         catalog_app,
         [gateway_runner, catalog_runner],
-        [enricher],
+        [enricher, importer],
     )
     yield stack
     stop.set()
     await enricher
+    await importer
     for runner in stack.runners:
         await runner.cleanup()
 

@@ -26,11 +26,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from attache_devstack.infra import InfrastructureMissing
-from tests.bench import confirm, presign, presigner, upload
+from tests.bench import confirm, enrichment, imports, library, presign, presigner, upload
 from tests.bench.common import Options
 from tests.bench.stack import BenchStack, progress
 
-BENCHMARKS = {module.NAME: module for module in (presign, presigner, confirm, upload)}
+BENCHMARKS = {
+    module.NAME: module
+    for module in (presign, presigner, confirm, upload, library, enrichment, imports)
+}
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Options]:
@@ -129,6 +132,19 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         out["upload_1gib_direct_mib_per_s"] = u["direct_multipart"]["mib_per_s"]
         out["upload_1gib_gateway_rss_growth_mib"] = u["gateway_peak_rss_growth_mib"]
         out["upload_1gib_gateway_rss_growth_target_max_mib"] = u["target_rss_growth_max_mib"]
+    if "shapes" in results.get("library", {}):
+        lib = results["library"]
+        out["library_detail_p95_ms"] = lib["detail_p95_ms"]
+        out["library_p95_ms"] = {k: v["p95_ms"] for k, v in lib["shapes"].items()}
+        out["library_p95_to_detail_ratio"] = {
+            k: v["ratio_p95_to_detail_p95"]
+            for k, v in lib["shapes"].items()
+            if "ratio_p95_to_detail_p95" in v
+        }
+        out["library_targets_met"] = lib["targets_met"]
+        out["library_scans_whole_tenant"] = lib["scans_whole_tenant"]
+    if "pdf_throughput" in results.get("enrichment", {}):
+        out.update(enrichment.headline(results["enrichment"]))
     return out
 
 

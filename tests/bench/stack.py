@@ -125,6 +125,7 @@ class BenchStack:
     catalog: Service | None = None
     gateway: Service | None = None
     baseline: Service | None = None
+    importer: Service | None = None
     # Shared between benchmarks of one run (e.g. the empty-handler baseline).
     cache: dict[str, Any] = field(default_factory=dict)
     _exit: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
@@ -187,6 +188,9 @@ class BenchStack:
                 "ATTACHE_GATEWAY_PORT": str(gateway_port),
                 "ATTACHE_CATALOG_URL": self.catalog.url,
                 "ATTACHE_MAX_FILE_BYTES": str(2 * 1024**3),  # the 1 GiB upload benchmark
+                # No per-user rate limits on /api/attachments: the library benchmark sends
+                # thousands of requests a minute with one user's token.
+                "ATTACHE_RATE_LIMITED_PREFIXES": "[]",
             },
             f"http://127.0.0.1:{gateway_port}",
         )
@@ -196,6 +200,8 @@ class BenchStack:
             env,
             f"http://127.0.0.1:{baseline_port}",
         )
+        # The import worker has no HTTP port; benchmarks wait for its queue consumer.
+        self.importer = self._spawn("importer", [sys.executable, "-m", "attache_importer"], env, "")
         await asyncio.gather(
             self._wait_ready(self.catalog, "/ready"),
             self._wait_ready(self.gateway, "/ready"),

@@ -162,10 +162,36 @@ class AttachmentDeleted(BaseModel):
 
 
 class ImportRequested(BaseModel):
+    """A CSV import was requested; its options are in the job (GET /files/jobs/{job_id})."""
+
     job_id: uuid.UUID
     org_id: str
     bucket: str
     object_key: str
+    import_type: str = "customers"
+
+
+class ImportCompleted(BaseModel):
+    """An import ended: `status` completed, completed_with_errors or failed (then `message`
+    says why). Counts: rows read, rows created/updated, invalid rows, duplicates skipped."""
+
+    job_id: uuid.UUID
+    org_id: str
+    import_type: str
+    status: str
+    dry_run: bool
+    total_rows: int
+    successful_rows: int
+    failed_rows: int
+    skipped_rows: int
+    created_rows: int
+    updated_rows: int
+    message: str | None = None
+    # The full error report (CSV), when there was anything to report.
+    error_report_bucket: str | None = None
+    error_report_key: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime
 
 
 class ProfileImageUpdated(BaseModel):
@@ -190,6 +216,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "attachment.accessed": AttachmentAccessed,
     "attachment.ingest": AttachmentIngest,
     "import.requested": ImportRequested,
+    "import.completed": ImportCompleted,
     "profile.image.updated": ProfileImageUpdated,
 }
 

@@ -15,6 +15,7 @@ from attache_catalog.consumers import (
     enrichment_handler,
     ingest_handler,
 )
+from attache_catalog.job_routes import job_routes
 from attache_catalog.keys import AMQP, CONSUMERS, POOL, SETTINGS, VERIFIER
 from attache_catalog.library_routes import routes as library_routes
 from attache_catalog.outbox_relay import OutboxRelay
@@ -86,4 +87,5 @@ def create_app(settings: CatalogSettings, *, background: bool = True) -> web.App
     app.add_routes(routes)
     app.add_routes(profile_routes)
     app.add_routes(library_routes)
+    app.add_routes(job_routes)
     return app

@@ -80,6 +80,9 @@ class OutboxRelay:
         backoff = 0.5
         try:
             while True:
+                # Cleared before reading the outbox, so a NOTIFY that arrives while a
+                # batch is being published wakes the next round instead of being lost.
+                self._wakeup.clear()
                 try:
                     published = await self.publish_batch()
                     backoff = 0.5
@@ -90,7 +93,6 @@ class OutboxRelay:
                     continue
                 if published == self._batch_size:
                     continue  # more waiting: don't sleep
-                self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
         finally:

@@ -190,19 +190,45 @@ async def record_enrichment(
     error: str | None,
     model_version: str,
     processed_at: datetime,
+    document_type: str | None = None,
+    classification_confidence: float | None = None,
+    extracted_metadata: dict | None = None,
+    key_terms: list[str] | None = None,
+    thumbnail_path: str | None = None,
+    preview_path: str | None = None,
+    skipped_reason: str | None = None,
+    language: str | None = None,
+    page_count: int | None = None,
+    ocr_status: str | None = None,
 ) -> bool:
+    """Replace the enrichment results (a rerun replaces, never adds). An older result
+    arriving after a newer one (a late redelivery) changes nothing; a "skipped" run keeps
+    the AI fields of an earlier run."""
     result = await conn.execute(
         """UPDATE catalog.attachments
            SET ai_status = $3,
-               ai_processed = ($3 = 'processed'),
+               ai_processed = CASE WHEN $3 = 'skipped' THEN ai_processed ELSE $3 = 'processed' END,
                ai_processed_at = $9,
                ai_error = $7,
                ai_model_version = $8,
                detected_mime_type = COALESCE($4, detected_mime_type),
                checksum_sha256 = COALESCE(checksum_sha256, $5),
                text_length = $6,
+               document_type = CASE WHEN $3 = 'skipped' THEN document_type ELSE $10 END,
+               classification_confidence =
+                   CASE WHEN $3 = 'skipped' THEN classification_confidence ELSE $11 END,
+               extracted_metadata = CASE WHEN $3 = 'skipped' THEN extracted_metadata ELSE $12 END,
+               key_terms = CASE WHEN $3 = 'skipped' THEN key_terms ELSE $13 END,
+               thumbnail_path = COALESCE($14, thumbnail_path),
+               preview_path = COALESCE($15, preview_path),
+               ai_skipped_reason = CASE WHEN $3 = 'skipped'
+                                        THEN COALESCE($16, ai_skipped_reason) END,
+               language = COALESCE($17, language),
+               page_count = COALESCE($18, page_count),
+               ocr_status = COALESCE($19, ocr_status),
                updated_at = now()
-           WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL""",
+           WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL
+             AND (ai_processed_at IS NULL OR ai_processed_at <= $9)""",
         org_id,
         attachment_id,
         status,
@@ -212,6 +238,16 @@ async def record_enrichment(
         error,
         model_version,
         processed_at,
+        document_type,
+        classification_confidence,
+        extracted_metadata,
+        list(key_terms or []),
+        thumbnail_path,
+        preview_path,
+        skipped_reason,
+        language,
+        page_count,
+        ocr_status,
     )
     return result != "UPDATE 0"
 

@@ -21,6 +21,7 @@ from attache_catalog.domain import (
     PageQuery,
     SweepClaim,
 )
+from attache_catalog.library import finish_reprocess_jobs
 from attache_catalog.quota import quota_reason, take_ai_quota
 from attache_core import filenames, sniffing
 from attache_core.auth import Principal
@@ -304,5 +305,19 @@ async def apply_enrichment(pool: asyncpg.Pool, event_id: str, result: Attachment
             error=result.error,
             model_version=result.model_version,
             processed_at=result.processed_at,
+            document_type=result.document_type,
+            classification_confidence=result.classification_confidence,
+            extracted_metadata=result.extracted_metadata,
+            key_terms=result.key_terms,
+            thumbnail_path=result.thumbnail_path,
+            preview_path=result.preview_path,
+            skipped_reason=result.skipped_reason,
+            language=result.language,
+            page_count=result.page_count,
+            ocr_status=result.ocr,
+        )
+        # The result closes the reprocessing jobs queued before it.
+        await finish_reprocess_jobs(
+            conn, result.attachment_id, result.status, result.error, result.processed_at
         )
     return True

@@ -23,6 +23,7 @@ from attache_core.web import (
 )
 from attache_gateway import (
     files_routes,  # noqa: F401  (registers its operations on `api`)
+    import_routes,  # noqa: F401  (registers its operations on `api`)
     library_routes,  # noqa: F401  (registers its operations on `api`)
     multipart_routes,  # noqa: F401  (registers its operations on `api`)
     profile_routes,  # noqa: F401  (registers its operations on `api`)
@@ -33,7 +34,7 @@ from attache_gateway import (
 )
 from attache_gateway.api import api, openapi_document
 from attache_gateway.catalog_client import CatalogClient
-from attache_gateway.files import sweep_due_files
+from attache_gateway.cleanup_jobs import sweep_and_record
 from attache_gateway.keys import BLOBS, CATALOG, POOL, SESSION_WRITER, SETTINGS, VERIFIER
 from attache_gateway.profile_events import replaced_images_consumer
 from attache_gateway.settings import GatewaySettings
@@ -108,7 +109,7 @@ async def _file_sweeper(app: web.Application) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             try:
-                purged = await sweep_due_files(app[CATALOG], app[BLOBS])
+                purged = await sweep_and_record(app[CATALOG], app[BLOBS])
                 if purged:
                     log.info("due_files_swept", count=purged)
             except Exception:

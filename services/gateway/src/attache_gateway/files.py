@@ -393,9 +393,16 @@ async def delete_file(ctx: FilesContext, authorization: str, file_id: uuid.UUID)
 # ---- the sweeper of due files --------------------------------------------------------------
 
 
-async def sweep_due_files(catalog: CatalogClient, blobs: BlobStore, *, batch: int = 100) -> int:
+async def sweep_due_files(
+    catalog: CatalogClient,
+    blobs: BlobStore,
+    *,
+    batch: int = 100,
+    runs: dict[str, list[int]] | None = None,
+) -> int:
     """Delete objects of expired and tombstoned files, then their records. Safe with many
-    replicas: the catalog leases each row to one sweeper at a time."""
+    replicas: the catalog leases each row to one sweeper at a time. `runs` collects
+    [deleted, failed] per organisation (recorded as file_cleanup jobs)."""
     purged = 0
     while True:
         due = await catalog.request_json(
@@ -408,8 +415,12 @@ async def sweep_due_files(catalog: CatalogClient, blobs: BlobStore, *, batch: in
             try:
                 await blobs.delete(item["bucket"], item["object_key"])
                 gone.append(item["id"])
+                if runs is not None:
+                    runs.setdefault(item["org_id"], [0, 0])[0] += 1
             except UpstreamFailed:
                 log.warning("due_file_delete_failed", file_id=item["id"])
+                if runs is not None:
+                    runs.setdefault(item["org_id"], [0, 0])[1] += 1
         if gone:
             result = await catalog.request_json(
                 "POST", "/internal/v1/sweep/purge", internal=True, json_body={"ids": gone}

@@ -8,6 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from attache_core.auth import Principal
+from attache_core.errors import NotFound
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+()\-. ]*$")
@@ -143,3 +146,13 @@ class DueObject(BaseModel):
 class AttachmentPage(BaseModel):
     items: list[Attachment]
     next_cursor: str | None
+
+
+def require_visible(principal: Principal, row: Any) -> Any:
+    """Another tenant's or another customer's attachment is simply not found."""
+    if row is None or (
+        not principal.is_staff
+        and (row["customer_id"] is None or str(row["customer_id"]) != principal.customer_id)
+    ):
+        raise NotFound("Attachment not found")
+    return row

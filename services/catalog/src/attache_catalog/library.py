@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 
 from attache_catalog import repository as repo
+from attache_catalog.domain import require_visible
 from attache_catalog.library_domain import LibraryAttachment, LibraryPage, LibraryQuery, Pagination
 from attache_catalog.quota import quota_reason, take_ai_quota
 from attache_core.auth import Principal
@@ -248,21 +249,12 @@ def to_library_attachment(row: asyncpg.Record) -> LibraryAttachment:
     )
 
 
-def _require_visible(principal: Principal, row: asyncpg.Record | None) -> asyncpg.Record:
-    if row is None or (
-        not principal.is_staff
-        and (row["customer_id"] is None or str(row["customer_id"]) != principal.customer_id)
-    ):
-        raise NotFound("Attachment not found")
-    return row
-
-
 async def get_attachment(
     pool: asyncpg.Pool, principal: Principal, attachment_id: uuid.UUID
 ) -> LibraryAttachment:
     async with pool.acquire() as conn:
         row = await repo.get_attachment(conn, principal.org_id, attachment_id)
-    return to_library_attachment(_require_visible(principal, row))
+    return to_library_attachment(require_visible(principal, row))
 
 
 async def record_access(
@@ -270,9 +262,7 @@ async def record_access(
 ) -> LibraryAttachment:
     """Count a download atomically (concurrent downloads each count) and announce it."""
     async with pool.acquire() as conn, conn.transaction():
-        _require_visible(
-            principal, await repo.get_attachment(conn, principal.org_id, attachment_id)
-        )
+        require_visible(principal, await repo.get_attachment(conn, principal.org_id, attachment_id))
         row = await conn.fetchrow(
             f"""UPDATE catalog.attachments
                 SET access_count = access_count + 1, last_accessed_at = now()
@@ -459,7 +449,7 @@ async def request_reprocess(
 ) -> uuid.UUID:
     """Queue enrichment again (the enricher's queue honours `priority`); the job's id."""
     async with pool.acquire() as conn, conn.transaction():
-        row = _require_visible(
+        row = require_visible(
             principal, await repo.get_attachment(conn, principal.org_id, attachment_id)
         )
         if not await take_ai_quota(conn, principal, ai_quota):
@@ -533,7 +523,7 @@ async def get_reprocess_job(
         )
         if job is not None:
             # The job is visible to whoever may see its attachment.
-            _require_visible(
+            require_visible(
                 principal, await repo.get_attachment(conn, principal.org_id, job["attachment_id"])
             )
     if job is None:

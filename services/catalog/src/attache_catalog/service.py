@@ -20,6 +20,7 @@ from attache_catalog.domain import (
     FileQuery,
     PageQuery,
     SweepClaim,
+    require_visible,
 )
 from attache_catalog.library import finish_reprocess_jobs
 from attache_catalog.quota import quota_reason, take_ai_quota
@@ -190,22 +191,12 @@ async def list_customer_attachments(
     )
 
 
-def _require_visible(principal: Principal, row: asyncpg.Record | None) -> asyncpg.Record:
-    """Another tenant's or another customer's attachment is simply not found."""
-    if row is None or (
-        not principal.is_staff
-        and (row["customer_id"] is None or str(row["customer_id"]) != principal.customer_id)
-    ):
-        raise NotFound("Attachment not found")
-    return row
-
-
 async def get_attachment(
     pool: asyncpg.Pool, principal: Principal, attachment_id: uuid.UUID
 ) -> Attachment:
     async with pool.acquire() as conn:
         row = await repo.get_attachment(conn, principal.org_id, attachment_id)
-    return to_attachment(_require_visible(principal, row))
+    return to_attachment(require_visible(principal, row))
 
 
 async def list_files(
@@ -254,7 +245,7 @@ async def delete_attachment(
 ) -> DueObject:
     """Tombstone the record and announce it; the caller then deletes the object and purges."""
     async with pool.acquire() as conn, conn.transaction():
-        row = _require_visible(
+        row = require_visible(
             principal, await repo.get_attachment(conn, principal.org_id, attachment_id)
         )
         row = await repo.mark_deleted(conn, principal.org_id, row["id"])

@@ -186,15 +186,31 @@ async def list_attachments(
         page_where.add(f"({expr}, id) {op} ({{}}, {{}})", value, row_id)
     else:
         offset = (q.page - 1) * q.limit
+    select = f"SELECT {repo.ATTACHMENT_COLUMNS}, {expr} AS sort_key FROM catalog.attachments"
+    page = f"LIMIT {q.limit + 1} OFFSET {offset}"
     async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            f"SELECT {repo.ATTACHMENT_COLUMNS}, {expr} AS sort_key FROM catalog.attachments"
-            f" WHERE {page_where.sql()} ORDER BY {expr} {direction}, id {direction}"
-            f" LIMIT {q.limit + 1} OFFSET {offset}",
-            *page_where.args,
-        )
+        counted: tuple[int, bool] | None = None
+        if q.search:
+            counted = await count_matching(conn, where)
+        if counted is not None and not counted[1]:
+            # Few matches: take them from the search index and sort them, rather than
+            # walk a sort index past every row that doesn't match (a rare phrase would
+            # otherwise read the whole tenant before giving up).
+            rows = await conn.fetch(
+                f"WITH matches AS MATERIALIZED ({select} WHERE {page_where.sql()})"
+                f" SELECT * FROM matches ORDER BY sort_key {direction}, id {direction} {page}",
+                *page_where.args,
+            )
+        else:
+            rows = await conn.fetch(
+                f"{select} WHERE {page_where.sql()} ORDER BY {expr} {direction}, id {direction}"
+                f" {page}",
+                *page_where.args,
+            )
         has_more = len(rows) > q.limit
-        if q.page == 1 and not q.cursor and not has_more:
+        if counted is not None:
+            total, estimated = counted
+        elif q.page == 1 and not q.cursor and not has_more:
             total, estimated = len(rows), False  # the whole result is on this page
         else:
             total, estimated = await count_matching(conn, where)

@@ -50,6 +50,12 @@ _SORT_EXPRESSIONS = {
 }
 
 
+_UNPAID = (
+    "(extracted_metadata->>'paymentStatus' = 'unpaid' OR extracted_metadata->>'isPaid' = 'false')"
+)
+_PAID = "(extracted_metadata->>'paymentStatus' = 'paid' OR extracted_metadata->>'isPaid' = 'true')"
+
+
 @dataclass
 class _Where:
     """SQL conditions with their positional arguments."""
@@ -103,12 +109,9 @@ def _where(principal: Principal, q: LibraryQuery) -> _Where:
     if q.has_metadata:
         w.clauses.append("extracted_metadata IS NOT NULL AND extracted_metadata <> '{}'::jsonb")
     if q.payment_status is not None:
-        paid = "true" if q.payment_status == "paid" else "false"
-        w.add(
-            "(extracted_metadata->>'paymentStatus' = {} OR extracted_metadata->>'isPaid' = {})",
-            q.payment_status,
-            paid,
-        )
+        # Literal SQL (the value is one of two validated words) so the partial indexes of
+        # migration 010 match the predicate.
+        w.clauses.append(_UNPAID if q.payment_status == "unpaid" else _PAID)
     if q.min_amount is not None:
         w.add("amount >= {}", q.min_amount)
     if q.expiration_from:

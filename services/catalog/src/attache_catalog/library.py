@@ -157,13 +157,15 @@ def _decode_cursor(q: LibraryQuery) -> tuple[Any, uuid.UUID]:
 
 async def count_matching(conn: asyncpg.Connection, where: _Where) -> tuple[int, bool]:
     """(total, is_estimate). The planner's estimate first (planning only, no rows read):
-    when it is clearly large, that is the answer; otherwise an exact count, capped at
-    EXACT_COUNT_LIMIT so a bad estimate can't turn into reading the whole tenant."""
+    when it is over EXACT_COUNT_LIMIT, that is the answer; otherwise an exact count,
+    capped at the limit so a bad estimate can't turn into reading the whole tenant."""
     plan = await conn.fetchval(
         f"EXPLAIN (FORMAT JSON) SELECT 1 FROM catalog.attachments WHERE {where.sql()}", *where.args
     )
     estimate = int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
-    if estimate > 4 * EXACT_COUNT_LIMIT:
+    # Above the limit, the estimate is the answer: a capped exact count would invite a
+    # fast-start seq scan that reads most of the tenant for sparse matches.
+    if estimate > EXACT_COUNT_LIMIT:
         return estimate, True
     exact = await conn.fetchval(
         f"SELECT count(*) FROM (SELECT 1 FROM catalog.attachments WHERE {where.sql()}"

@@ -36,9 +36,7 @@ def job(tmp_path: Path, data: bytes, filename: str, **options) -> AnalysisJob:
     path = tmp_path / "object"
     path.write_bytes(data)
     mime = options.pop("mime", None) or sniffing.sniff(data[: sniffing.SNIFF_BYTES])
-    return AnalysisJob(
-        path=str(path), workdir=str(tmp_path), mime_type=mime, filename=filename, **options
-    )
+    return AnalysisJob(path=str(path), mime_type=mime, filename=filename, **options)
 
 
 def png_of(width: int, height: int) -> bytes:
@@ -136,14 +134,14 @@ async def test_docx_zip_bomb_is_refused_before_inflating(sandbox, tmp_path):
 async def test_decompression_bomb_png_is_refused_before_decoding(sandbox, tmp_path):
     result = await sandbox.run(job(tmp_path, png_of(20_000, 20_000), "huge.png"))
     assert result.status == "failed"
-    assert "megapixels" in result.error and result.thumbnail_file is None
+    assert "megapixels" in result.error and result.thumbnail is None
 
 
 async def test_500_page_pdf_reads_a_bounded_number_of_pages(sandbox, tmp_path):
     result = await sandbox.run(job(tmp_path, many_pages_pdf(500), "annual.pdf", max_pages=50))
     assert result.status == "processed" and result.page_count == 500
     assert any("first 50 of 500 pages" in note for note in result.notes)
-    assert result.thumbnail_file is not None
+    assert result.thumbnail is not None
 
 
 async def test_an_analysis_over_its_time_limit_is_stopped_and_the_child_replaced(sandbox, tmp_path):
@@ -162,9 +160,24 @@ async def test_memory_limit_ends_in_a_status_not_a_dead_worker(tmp_path):
         result = await small.run(job(tmp_path, png_of(7000, 7000), "big.png", enrich=False))
         assert result.status == "failed" and "memory" in result.error
         again = await small.run(job(tmp_path, make_png(64, 64), "small.png", enrich=False))
-        assert again.status == "skipped" and again.thumbnail_file
+        assert again.status == "skipped" and again.thumbnail
     finally:
         await small.close()
+
+
+async def test_a_child_left_over_its_memory_bound_is_replaced_after_the_job(tmp_path):
+    # A bound below any Python process's resident memory: every analysis outgrows it.
+    box = Sandbox(1, memory_bytes=1024 * 1024 * 1024, timeout=LIMIT, max_rss=1)
+    await box.start()
+    try:
+        before = box.pids()
+        result = await box.run(job(tmp_path, make_pdf("Quarterly report"), "ok.pdf"))
+        assert result.status == "processed"
+        assert box.pids() and box.pids() != before  # a fresh child already waits
+        again = await box.run(job(tmp_path, make_pdf("Quarterly report"), "ok.pdf"))
+        assert again.status == "processed"
+    finally:
+        await box.close()
 
 
 async def test_missing_ocr_engine_says_unavailable(sandbox, tmp_path):
@@ -173,15 +186,16 @@ async def test_missing_ocr_engine_says_unavailable(sandbox, tmp_path):
         job(tmp_path, receipt.data, "r.png", ocr_command="/nonexistent/tesseract")
     )
     assert result.status == "processed" and result.ocr == "unavailable"
-    assert result.local.document_type == "image" and result.thumbnail_file
+    assert result.local.document_type == "image" and result.thumbnail
 
 
 async def test_the_same_child_still_reads_a_good_document(sandbox, tmp_path):
     invoice = make_document(DocumentSpec("invoice", "en", 2, "pdf", "helvetica", seed=11))
+    pids = sandbox.pids()
     result = await sandbox.run(job(tmp_path, invoice.data, "invoice.pdf"))
+    assert sandbox.pids() == pids  # well under the memory bound: the child is kept
     assert result.status == "processed" and result.local.document_type == "invoice"
     expected = invoice.labels["fields"]
     assert result.local.extracted_metadata["invoiceNumber"] == expected["invoiceNumber"]
     assert f"{result.local.extracted_metadata['amount']:.2f}" == expected["amount"]
-    with open(result.thumbnail_file, "rb") as thumbnail:  # noqa: ASYNC230 - a small local file
-        assert thumbnail.read(12)[8:12] == b"WEBP"
+    assert result.thumbnail[8:12] == b"WEBP" and result.medium[8:12] == b"WEBP"

@@ -88,7 +88,6 @@ def in_process_rate(documents: list[Any]) -> float:
             jobs.append(
                 AnalysisJob(
                     path=str(path),
-                    workdir=tmp,
                     mime_type=sniffing.sniff(document.data[:16384]),
                     filename=document.filename,
                 )

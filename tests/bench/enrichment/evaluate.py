@@ -108,13 +108,10 @@ async def analyse_all(
     with tempfile.TemporaryDirectory(prefix="attache-eval-") as tmp:
 
         async def one(index: int, document: LabelledDocument) -> None:
-            workdir = Path(tmp) / str(index)
-            workdir.mkdir()
-            path = workdir / "object"
+            path = Path(tmp) / str(index)
             path.write_bytes(document.data)
             job = AnalysisJob(
                 path=str(path),
-                workdir=str(workdir),
                 mime_type=sniffing.sniff(document.data[: sniffing.SNIFF_BYTES]),
                 filename=document.name,
                 thumbnails=False,

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AnalysisJob(BaseModel):
     path: str
-    workdir: str
     mime_type: str
     filename: str
     # False: only the non-AI part (text length, thumbnails); no OCR, no classification.
@@ -39,6 +38,9 @@ class LocalResult(BaseModel):
 
 
 class AnalysisResult(BaseModel):
+    # The derivatives travel back as base64 in the JSON: no files to write, read and clean up.
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
     status: Literal["processed", "failed", "skipped"]
     error: str | None = None
     text_length: int | None = None
@@ -49,7 +51,8 @@ class AnalysisResult(BaseModel):
     # The start of the text (for an LLM provider) and its rows with cells tab-separated.
     excerpt: str = ""
     local: LocalResult | None = None
-    thumbnail_file: str | None = None
-    medium_file: str | None = None
+    # WebP bytes of the thumbnail and the medium preview.
+    thumbnail: bytes | None = None
+    medium: bytes | None = None
     thumbnail_error: str | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -90,7 +90,7 @@ def _image(job: AnalysisJob, limits: Limits, result: AnalysisResult) -> Extracti
     languages = _ocr_languages(job) if want_ocr else None
     decoded = thumbnails.load_image(image, None if languages else thumbnails.MEDIUM_SIZE)
     if job.thumbnails:
-        _derivatives(decoded, job, result)
+        _derivatives(decoded, result)
     if not want_ocr:
         extraction.ocr = "skipped"
     elif languages is None:
@@ -109,13 +109,13 @@ def _image(job: AnalysisJob, limits: Limits, result: AnalysisResult) -> Extracti
     return extraction
 
 
-def _derivatives(image, job: AnalysisJob, result: AnalysisResult) -> None:
+def _derivatives(image, result: AnalysisResult) -> None:
     try:
-        made = thumbnails.write_derivatives(image, Path(job.workdir))
+        made = thumbnails.derivatives(image)
     except (OSError, ValueError) as exc:
         result.thumbnail_error = f"thumbnail failed: {type(exc).__name__}"
         return
-    result.thumbnail_file, result.medium_file = str(made.thumbnail), str(made.medium)
+    result.thumbnail, result.medium = made.thumbnail, made.medium
 
 
 def _pdf(job: AnalysisJob, limits: Limits, result: AnalysisResult) -> Extraction:
@@ -130,7 +130,7 @@ def _pdf(job: AnalysisJob, limits: Limits, result: AnalysisResult) -> Extraction
     if not job.enrich and extraction.ocr == "unavailable":
         extraction.ocr = "skipped"
     if extraction.first_page is not None:
-        _derivatives(extraction.first_page, job, result)
+        _derivatives(extraction.first_page, result)
         extraction.first_page = None
     return extraction
 

@@ -9,7 +9,9 @@ grow its memory, so every analysis runs in a long-lived child process of its own
   child, never in the host swapping), `RLIMIT_CORE` 0;
 - the worker waits at most `timeout` seconds, then kills the child's whole process
   group (it and any Tesseract it started) and starts a fresh one;
-- a child is replaced after `max_jobs` analyses, so fragmentation can't accumulate;
+- a child is replaced as soon as an analysis leaves it holding more than `max_rss`
+  bytes of resident memory (what a large file left behind: fragmentation, caches),
+  and after `max_jobs` analyses in any case;
 - job and result cross a pipe as length-prefixed JSON validated on arrival — never
   pickle, since the child handles hostile input.
 
@@ -36,6 +38,7 @@ log = structlog.get_logger("attache.enricher.sandbox")
 HEADER = struct.Struct(">I")
 MAX_RESULT_BYTES = 16 * 1024 * 1024
 MEMORY_ENV = "ATTACHE_SANDBOX_MEMORY_BYTES"
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 class SandboxError(Exception):
@@ -64,10 +67,21 @@ def _describe_exit(code: int | None, memory_bytes: int) -> str:
     return f"the reader exited unexpectedly (status {code})"
 
 
+def resident_bytes(pid: int) -> int:
+    """Resident memory of a process (0 where /proc doesn't tell: only the job count
+    then decides when a child is replaced)."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 class _Child:
-    def __init__(self, memory_bytes: int, max_jobs: int) -> None:
+    def __init__(self, memory_bytes: int, max_jobs: int, max_rss: int) -> None:
         self.memory_bytes = memory_bytes
         self.max_jobs = max_jobs
+        self.max_rss = max_rss
         self.process: asyncio.subprocess.Process | None = None
         self.jobs = 0
 
@@ -116,8 +130,6 @@ class _Child:
         self.process = None
 
     async def call(self, job: AnalysisJob, limit: float) -> AnalysisResult:
-        if self.alive and self.jobs >= self.max_jobs:
-            await self.stop()
         if not self.alive:
             await self.start()
         process = self.process
@@ -143,10 +155,16 @@ class _Child:
             await self.kill()
             raise
         try:
-            return AnalysisResult.model_validate_json(body)
+            result = AnalysisResult.model_validate_json(body)
         except ValidationError as exc:
             await self.kill()
             raise SandboxCrashed("the reader sent an invalid answer") from exc
+        if self.jobs >= self.max_jobs or resident_bytes(process.pid) > self.max_rss:
+            # Replaced now (it is idle: killing loses nothing), so that the fresh child
+            # imports its libraries before the next job rather than during it.
+            await self.kill()
+            await self.start()
+        return result
 
 
 class Sandbox:
@@ -158,10 +176,11 @@ class Sandbox:
         *,
         memory_bytes: int,
         timeout: float,
-        max_jobs: int = 200,
+        max_jobs: int = 1000,
+        max_rss: int = 512 * 1024 * 1024,
     ) -> None:
         self.timeout = timeout
-        self._children = [_Child(memory_bytes, max_jobs) for _ in range(max(1, processes))]
+        self._children = [_Child(memory_bytes, max_jobs, max_rss) for _ in range(max(1, processes))]
         self._idle: asyncio.Queue[_Child] = asyncio.Queue()
         for child in self._children:
             self._idle.put_nowait(child)

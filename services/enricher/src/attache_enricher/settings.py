@@ -18,7 +18,10 @@ class EnricherSettings(CommonSettings):
     enrich_processes: int = 0
     enrich_timeout_seconds: float = 60.0
     sandbox_memory_mb: int = 1536
-    sandbox_max_jobs: int = 200
+    # A process is replaced once an analysis leaves it with more resident memory than
+    # this, and after this many analyses in any case (a fresh one costs ~0.5 s of imports).
+    sandbox_max_rss_mb: int = 512
+    sandbox_max_jobs: int = 1000
     # Text is read from at most this many pages; scanned pages OCR'd at most.
     max_pages: int = 50
     max_ocr_pages: int = 3

@@ -18,7 +18,6 @@ import asyncio
 import dataclasses
 import hashlib
 import os
-import shutil
 import tempfile
 import time
 import uuid
@@ -106,6 +105,7 @@ def make_sandbox(settings: EnricherSettings) -> Sandbox:
         memory_bytes=settings.sandbox_memory_mb * 1024 * 1024,
         timeout=settings.enrich_timeout_seconds,
         max_jobs=settings.sandbox_max_jobs,
+        max_rss=settings.sandbox_max_rss_mb * 1024 * 1024,
     )
 
 
@@ -137,7 +137,11 @@ class Enricher:
         )
 
     async def process(self, job: Job) -> AttachmentEnriched:
-        workdir = Path(tempfile.mkdtemp(prefix="attache-enrich-", dir=self.settings.work_dir))
+        # One local file per job (the sandbox writes nothing): created and removed with a
+        # syscall each, not worth a thread hop.
+        fd, name = tempfile.mkstemp(prefix="attache-enrich-", dir=self.settings.work_dir)
+        os.close(fd)
+        source = Path(name)
         try:
             try:
                 response = await self.blobs.client.get_object(Bucket=job.bucket, Key=job.object_key)
@@ -148,7 +152,7 @@ class Enricher:
             # One GET, no HEAD first: its length decides whether the body is kept.
             keep = response["ContentLength"] <= self.settings.max_extract_bytes
             digest, detected, size = await self._download(
-                response["Body"], workdir / "object" if keep else None
+                response["Body"], source if keep else None
             )
             if not keep:
                 return self._result(
@@ -170,9 +174,9 @@ class Enricher:
                     text_length=0,
                     skipped_reason="empty file (0 bytes)",
                 )
-            return await self._analyse(job, workdir, digest, detected)
+            return await self._analyse(job, source, digest, detected)
         finally:
-            await asyncio.to_thread(shutil.rmtree, workdir, True)
+            os.unlink(name)
 
     async def _download(self, body, target: Path | None) -> tuple[str, str, int]:
         """SHA-256, sniffed type and size of the body; written to `target` if given."""
@@ -195,13 +199,11 @@ class Enricher:
         return digest.hexdigest(), sniffing.sniff(bytes(head)), size
 
     async def _analyse(
-        self, job: Job, workdir: Path, digest: str, detected: str
+        self, job: Job, source: Path, digest: str, detected: str
     ) -> AttachmentEnriched:
-        source = workdir / "object"
         s = self.settings
         analysis_job = AnalysisJob(
             path=str(source),
-            workdir=str(workdir),
             mime_type=detected,
             filename=job.filename,
             enrich=job.enrich,
@@ -257,12 +259,11 @@ class Enricher:
     async def _store_derivatives(
         self, job: Job, analysis: AnalysisResult
     ) -> tuple[str | None, str | None]:
-        if not analysis.thumbnail_file or not analysis.medium_file:
+        if not analysis.thumbnail or not analysis.medium:
             return None, None
         thumbnail_key, medium_key = derivative_keys(job.object_key)
 
-        async def put(path: str, key: str) -> None:
-            body = await asyncio.to_thread(Path(path).read_bytes)
+        async def put(body: bytes, key: str) -> None:
             await self.blobs.client.put_object(
                 Bucket=job.bucket,
                 Key=key,
@@ -272,7 +273,7 @@ class Enricher:
             )
 
         await asyncio.gather(
-            put(analysis.thumbnail_file, thumbnail_key), put(analysis.medium_file, medium_key)
+            put(analysis.thumbnail, thumbnail_key), put(analysis.medium, medium_key)
         )
         return thumbnail_key, medium_key
 

@@ -67,8 +67,6 @@ def extract(
         if count == 0:
             raise ExtractionFailed("corrupt PDF: it has no pages")
         result = Extraction(page_count=count)
-        if first_page_size:
-            result.first_page = _render(document, 0, first_page_size)
         scanned: list[int] = []
         slides = 0
         total_chars = 0
@@ -76,6 +74,8 @@ def extract(
         for number in range(read):
             page = document[number]
             try:
+                if number == 0 and first_page_size:
+                    result.first_page = _render(page, first_page_size)
                 layout, chars = page_layout(page, number)
                 width, height = page.get_size()
             finally:
@@ -127,14 +127,10 @@ def extract(
         return result
 
 
-def _render(document: pdfium.PdfDocument, number: int, longest_side: int):  # -> PIL.Image
-    """A page as an RGB image whose longer side is `longest_side` pixels."""
-    page = document[number]
-    try:
-        width, height = page.get_size()
-        scale = longest_side / max(width, height, 1)
-        # RGB byte order straight from PDFium: no conversion pass afterwards.
-        image = page.render(scale=scale, rev_byteorder=True).to_pil()
-        return image if image.mode == "RGB" else image.convert("RGB")
-    finally:
-        page.close()
+def _render(page: pdfium.PdfPage, longest_side: int):  # -> PIL.Image
+    """The page as an image whose longer side is `longest_side` pixels."""
+    width, height = page.get_size()
+    scale = longest_side / max(width, height, 1)
+    # RGBX straight from PDFium: PIL shares the bitmap's buffer instead of copying it,
+    # and WebP encodes RGBX as it is.
+    return page.render(scale=scale, rev_byteorder=True, prefer_bgrx=True).to_pil()

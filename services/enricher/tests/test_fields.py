@@ -168,6 +168,24 @@ def test_a_zero_balance_due_means_paid_and_the_total_is_the_amount():
     assert got["invoiceNumber"] == "1043" and got["invoiceDate"] == "2024-03-08"
 
 
+def test_utility_bill_with_a_grouped_number_and_the_due_date_in_a_sentence():
+    got = fields(
+        "invoice",
+        """
+        Stadtwerke Musterstadt GmbH
+        Ihre Stromrechnung
+        Rechnungsnummer: 4711 0815 42
+        Rechnungsdatum: 08.01.2024
+        Abrechnungszeitraum 01.01.2023 bis 31.12.2023
+        Rechnungsbetrag brutto   1.250,00 EUR
+        Bitte überweisen Sie den Betrag bis zum 29.01.2024 auf unser Konto.
+        """,
+    )
+    assert got["invoiceNumber"] == "4711 0815 42"
+    assert got["invoiceDate"] == "2024-01-08"
+    assert got["dueDate"] == "2024-01-29"
+
+
 def test_supermarket_receipt():
     got = fields(
         "receipt",

@@ -179,7 +179,13 @@ DUE_DATE_LABELS = [
             r"pagar\s+antes\s+del?",
         ),
     ),
-    (2, _labels(r"due", r"fallig", r"faellig", r"echeance", r"vence")),
+    # Payment instructions in prose: "überweisen Sie den Betrag bis zum 29.03.2024".
+    (
+        2,
+        _labels(
+            r"due", r"fallig", r"faellig", r"echeance", r"vence", r"bis\s+(?:spatestens\s+)?zum"
+        ),
+    ),
 ]
 # Date labels that name another date than the invoice's.
 NOT_INVOICE_DATE = re.compile(
@@ -599,6 +605,7 @@ def find_labelled(
 # ---- value parsers ----------------------------------------------------------------------
 
 ID_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-/._#]*")
+DIGIT_GROUPS = re.compile(r"(?: \d{2,6})+\s*")
 
 
 def parse_identifier(text: str) -> str | None:
@@ -618,6 +625,10 @@ def parse_identifier(text: str) -> str | None:
         more = ID_TOKEN.match(rest.lstrip())
         if more and any(c.isdigit() for c in more.group(0)) and rest[:1] == " ":
             token = f"{token} {more.group(0).rstrip('.,;:/-_')}"
+    # "4711 0815 42": digit groups that fill the rest of the cell are one number
+    # (utilities and banks print long numbers grouped for reading).
+    elif token.isdigit() and DIGIT_GROUPS.fullmatch(rest):
+        token = " ".join([token, *rest.split()])
     if not any(c.isdigit() for c in token) or len(token) < 2 or len(token) > 40:
         return None
     if _is_date_only(token):

@@ -186,6 +186,25 @@ def test_utility_bill_with_a_grouped_number_and_the_due_date_in_a_sentence():
     assert got["dueDate"] == "2024-01-29"
 
 
+def test_french_vat_regime_and_referenced_invoice_date_are_ignored():
+    got = fields(
+        "invoice",
+        """
+        FOURNISSEUR SARL
+        FACTURE N° : F20260023
+        Date de facture : 31/01/2026
+        DATE DE FACTURE ASSOCIÉE : 01/01/2026
+        Date d'échéance : 02/03/2026
+        TOTAL TTC   104,90
+        TVA acquittée sur les encaissements
+        NET A PAYER 104,90 EUR
+        """,
+    )
+    assert got["amount"] == 104.9 and got["invoiceNumber"] == "F20260023"
+    assert got["invoiceDate"] == "2026-01-31"
+    assert got["isPaid"] is False and got["paymentStatus"] == "unpaid"
+
+
 def test_supermarket_receipt():
     got = fields(
         "receipt",

@@ -188,6 +188,12 @@ DUE_DATE_LABELS = [
     ),
 ]
 # Date labels that name another date than the invoice's.
+# The date of another document the invoice refers to ("Date de facture associée",
+# "Original invoice date" on a credit note), not of this one.
+OTHER_DOCUMENT = re.compile(
+    r"(?<![\w])(?:associee|d'origine|originale?|initiale|precedente|related|referenced|"
+    r"ursprunglich\w*|bezugs?\w*|oorspronkelijke?|rectificada|de\s+origen)(?![\w])"
+)
 NOT_INVOICE_DATE = re.compile(
     r"due|fallig|zahlbar|echeance|verval|vencim|delivery|liefer|livraison|lever|entrega|order"
     r"|bestell|commande|bestel|pedido|service|leistung|prestation|period|zeitraum|periode"
@@ -334,6 +340,8 @@ UNPAID_MARK = re.compile(
     r"pendiente(?:\s+de\s+pago)?|no\s+pagad[oa]|por\s+pagar)(?![\w])"
 )
 NEGATED_PAID = re.compile(r"(?:to\s+be|not|un|amount|total|noch\s+nicht|non|a\s+payer|te)\s*$")
+# "TVA acquittée sur les encaissements", "VAT paid": a tax regime or a tax line, not a stamp.
+TAX_BEFORE_PAID = re.compile(r"(?:tva|taxe|vat|tax|mwst|ust|iva|btw)\s*$")
 
 PAYMENT_DAYS = re.compile(
     r"(?:within|net|innerhalb\s+von|binnen|dans\s+les|sous|a|en\s+un\s+plazo\s+de|en|"
@@ -896,7 +904,11 @@ def payment_state(doc: Doc, paid_by_zero_due: bool) -> tuple[bool, str]:
         for match in PAID_MARK.finditer(line):
             before = line[max(0, match.start() - 12) : match.start()]
             after = line[match.end() : match.end() + 12]
-            if NEGATED_PAID.search(before) or re.match(r"\s*(?:by|on|via|amount|:)", after):
+            if (
+                NEGATED_PAID.search(before)
+                or TAX_BEFORE_PAID.search(before)
+                or re.match(r"\s*(?:by|on|via|amount|:)", after)
+            ):
                 continue
             return True, "paid"
     if paid_by_zero_due:
@@ -923,6 +935,7 @@ def invoice_fields(doc: Doc) -> InvoiceFields:
         f
         for f in find_labelled(doc, INVOICE_DATE_LABELS, parse_date, below_min_rank=1)
         if not (f.rank == 1 and NOT_INVOICE_DATE.search(fold_same_length(f.cell_text)))
+        and not OTHER_DOCUMENT.search(fold_same_length(f.cell_text))
     ]
     if issued:
         best = max(f.rank for f in issued)

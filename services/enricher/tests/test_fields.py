@@ -198,6 +198,7 @@ def test_french_vat_regime_and_referenced_invoice_date_are_ignored():
         TOTAL TTC   104,90
         TVA acquittée sur les encaissements
         NET A PAYER 104,90 EUR
+        NOM : PAYEE NAME
         """,
     )
     assert got["amount"] == 104.9 and got["invoiceNumber"] == "F20260023"

@@ -907,7 +907,8 @@ def payment_state(doc: Doc, paid_by_zero_due: bool) -> tuple[bool, str]:
             if (
                 NEGATED_PAID.search(before)
                 or TAX_BEFORE_PAID.search(before)
-                or re.match(r"\s*(?:by|on|via|amount|:)", after)
+                # "Payee name", "Payee account": the English noun, not the French "payée".
+                or re.match(r"\s*(?:by|on|via|amount|:|name|account|iban|id\b|ref)", after)
             ):
                 continue
             return True, "paid"

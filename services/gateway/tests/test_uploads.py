@@ -223,6 +223,30 @@ async def test_expired_sessions_are_swept_with_their_objects(stack, http, org, c
     )
 
 
+async def test_rejected_sessions_are_purged_after_their_retention(stack, http, org, customer, db):
+    from attache_gateway.keys import POOL
+    from attache_gateway.sweeper import purge_settled_sessions
+
+    old = await presign(stack, http, org, customer, size=len(HTML))
+    recent = await presign(stack, http, org, customer, size=len(HTML))
+    for presigned in (old, recent):
+        assert await put(http, presigned, HTML) == 200
+        status, _ = await confirm(stack, http, org, customer, presigned["object_key"])
+        assert status == 422
+    await db.execute(
+        "UPDATE gateway.upload_sessions SET created_at = now() - interval '31 days'"
+        " WHERE object_key = $1",
+        old["object_key"],
+    )
+
+    assert await purge_settled_sessions(stack.gateway_app[POOL], 30 * 24 * 3600) == 1
+    left = await db.fetch(
+        "SELECT object_key FROM gateway.upload_sessions WHERE object_key = ANY($1::text[])",
+        [old["object_key"], recent["object_key"]],
+    )
+    assert [r["object_key"] for r in left] == [recent["object_key"]]
+
+
 # ---- presign validation -------------------------------------------------------------------
 
 

@@ -93,6 +93,7 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
             # Streamed uploads (streaming.py) are S3 multipart uploads too, in any bucket.
             multipart_buckets=settings.buckets,
             multipart_max_age=settings.multipart_expiry_seconds,
+            settled_retention=settings.settled_session_retention_seconds,
         ),
         name="sweeper",
     )

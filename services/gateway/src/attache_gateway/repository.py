@@ -97,3 +97,18 @@ async def lock_expired_sessions(conn: asyncpg.Connection, limit: int) -> list[as
 
 async def delete_sessions(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> None:
     await conn.execute("DELETE FROM gateway.upload_sessions WHERE id = ANY($1::uuid[])", ids)
+
+
+async def purge_settled_sessions(pool: asyncpg.Pool, older_than_seconds: float, limit: int) -> int:
+    """Deletes up to `limit` rejected or aborted sessions older than the retention (their
+    objects are already gone); returns how many."""
+    status = await pool.execute(
+        """DELETE FROM gateway.upload_sessions WHERE id IN (
+               SELECT id FROM gateway.upload_sessions
+               WHERE status IN ('rejected', 'aborted')
+                 AND created_at < now() - make_interval(secs => $1)
+               LIMIT $2)""",
+        older_than_seconds,
+        limit,
+    )
+    return int(status.rsplit(" ", 1)[-1])

@@ -68,6 +68,9 @@ class GatewaySettings(CommonSettings):
         default_factory=lambda: list(DEFAULT_ALLOWED_CONTENT_TYPES)
     )
     sweep_interval_seconds: float = 60.0
+    # Rejected and aborted upload sessions answer a repeated confirm for this long, then
+    # the sweeper deletes them (their objects are deleted when they are settled).
+    settled_session_retention_seconds: float = Field(default=30 * 24 * 3600, ge=0)
     # Profile images (seed 003): the largest accepted, and how long their upload and
     # display URLs live (the seed's 5 minutes).
     profile_image_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1)

@@ -1,4 +1,5 @@
-"""Deletes upload sessions that expired unconfirmed, with their objects.
+"""Deletes upload sessions that expired unconfirmed, with their objects, and rejected or
+aborted sessions once their retention has passed.
 
 Safe with many gateway replicas: each batch is claimed with SKIP LOCKED, so two
 sweepers never take the same rows, and rows are deleted only after their
@@ -41,6 +42,17 @@ async def sweep_expired_uploads(pool: asyncpg.Pool, blobs: BlobStore, *, batch: 
             return swept
 
 
+async def purge_settled_sessions(pool: asyncpg.Pool, retention: float, *, batch: int = 1000) -> int:
+    """Deletes rejected and aborted sessions past their retention, a batch at a time (short
+    statements, so replicas purging at once don't hold each other up for long)."""
+    purged = 0
+    while True:
+        deleted = await repo.purge_settled_sessions(pool, retention, batch)
+        purged += deleted
+        if deleted < batch:
+            return purged
+
+
 async def run_sweeper(
     pool: asyncpg.Pool,
     blobs: BlobStore,
@@ -48,12 +60,16 @@ async def run_sweeper(
     *,
     multipart_buckets: Sequence[str] = (),
     multipart_max_age: float = 24 * 3600.0,
+    settled_retention: float = 30 * 24 * 3600.0,
 ) -> None:
     while True:
         try:
             swept = await sweep_expired_uploads(pool, blobs)
             if swept:
                 log.info("expired_uploads_swept", count=swept)
+            purged = await purge_settled_sessions(pool, settled_retention)
+            if purged:
+                log.info("settled_upload_sessions_purged", count=purged)
         except Exception:
             log.exception("sweep_failed")
         for bucket in multipart_buckets:

@@ -8,8 +8,9 @@ from attache_core.settings import CommonSettings
 class EnricherSettings(CommonSettings):
     # Objects up to this size are analysed; larger ones get a checksum only ("skipped").
     max_extract_bytes: int = 50 * 1024 * 1024
-    # attachment.created messages worked on at once (the queue's prefetch).
-    prefetch: int = 4
+    # attachment.created messages worked on at once (the queue's prefetch); 0: four per
+    # sandbox process, so that each has its next file downloaded while others upload.
+    prefetch: int = 0
     # Reprocess requests worked on at once: small, so a later high-priority request
     # overtakes the ones still waiting in the queue.
     reprocess_prefetch: int = 2

@@ -64,14 +64,17 @@ def load_image(image: Image.Image, target: int | None = None) -> Image.Image:
     return image.convert("RGB")
 
 
-def _fit(image: Image.Image, size: int, resample: Image.Resampling) -> Image.Image:
-    """`image` scaled down to fit a `size` square (a new image), or itself if it fits."""
+def _fit(
+    image: Image.Image, size: int, resample: Image.Resampling, reducing_gap: float
+) -> Image.Image:
+    """`image` scaled down to fit a `size` square (a new image), or itself if it fits.
+    It is box-reduced by an integer factor first, leaving `reducing_gap`× or more to
+    `resample`: the smaller the gap, the faster and the less exact."""
     scale = size / max(image.size)
     if scale >= 1:
         return image
     target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    # reducing_gap: box-reduce by an integer factor first, then resample the rest.
-    return image.resize(target, resample, reducing_gap=2.0)
+    return image.resize(target, resample, reducing_gap=reducing_gap)
 
 
 def _webp(image: Image.Image) -> bytes:
@@ -83,7 +86,8 @@ def _webp(image: Image.Image) -> bytes:
 
 def derivatives(image: Image.Image) -> Derivatives:
     """The thumbnail and the medium preview of a decoded image, as WebP bytes."""
-    medium = _fit(image, MEDIUM_SIZE, Image.Resampling.LANCZOS)
-    # Downscaled from the medium; bilinear looks the same as Lanczos at 256 px.
-    thumbnail = _fit(medium, THUMBNAIL_SIZE, Image.Resampling.BILINEAR)
+    medium = _fit(image, MEDIUM_SIZE, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    # From the medium, box-reduced as far as it goes, then bilinear: at 256 px it looks
+    # the same as Lanczos, in a third of the time.
+    thumbnail = _fit(medium, THUMBNAIL_SIZE, Image.Resampling.BILINEAR, reducing_gap=1.0)
     return Derivatives(thumbnail=_webp(thumbnail), medium=_webp(medium))

@@ -99,9 +99,13 @@ def make_provider(settings: EnricherSettings) -> Provider:
     return LocalProvider()
 
 
+def sandbox_processes(settings: EnricherSettings) -> int:
+    return settings.enrich_processes or os.cpu_count() or 1
+
+
 def make_sandbox(settings: EnricherSettings) -> Sandbox:
     return Sandbox(
-        settings.enrich_processes or os.cpu_count() or 1,
+        sandbox_processes(settings),
         memory_bytes=settings.sandbox_memory_mb * 1024 * 1024,
         timeout=settings.enrich_timeout_seconds,
         max_jobs=settings.sandbox_max_jobs,
@@ -137,9 +141,11 @@ class Enricher:
         )
 
     async def process(self, job: Job) -> AttachmentEnriched:
-        # One local file per job (the sandbox writes nothing): created and removed with a
-        # syscall each, not worth a thread hop.
-        fd, name = tempfile.mkstemp(prefix="attache-enrich-", dir=self.settings.work_dir)
+        # One local file per job (the sandbox writes nothing). Creating and removing it
+        # can wait on the filesystem's journal: in a thread, not on the event loop.
+        fd, name = await asyncio.to_thread(
+            tempfile.mkstemp, prefix="attache-enrich-", dir=self.settings.work_dir
+        )
         os.close(fd)
         source = Path(name)
         try:
@@ -176,7 +182,7 @@ class Enricher:
                 )
             return await self._analyse(job, source, digest, detected)
         finally:
-            os.unlink(name)
+            await asyncio.to_thread(os.unlink, name)
 
     async def _download(self, body, target: Path | None) -> tuple[str, str, int]:
         """SHA-256, sniffed type and size of the body; written to `target` if given."""
@@ -365,7 +371,10 @@ async def run(settings: EnricherSettings, stop: asyncio.Event) -> None:
             consumers = [
                 messaging.EventConsumer(
                     connection,
-                    dataclasses.replace(CREATED_QUEUE, prefetch=settings.prefetch),
+                    dataclasses.replace(
+                        CREATED_QUEUE,
+                        prefetch=settings.prefetch or 4 * sandbox_processes(settings),
+                    ),
                     settings.events_exchange,
                     created_handler(enricher, publisher),
                 ),

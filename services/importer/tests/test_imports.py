@@ -464,7 +464,7 @@ class Killed(Exception):
     """The worker died here (after the commit that precedes it)."""
 
 
-async def pending_job(db, stack, org, data: bytes) -> uuid.UUID:
+async def pending_job(db, stack, org, data: bytes, options: dict | None = None) -> uuid.UUID:
     """A job the stack's own worker never hears of (no import.requested event)."""
     file_id = uuid.UUID(await register_raw(stack, org, data))
     job_id = uuid.uuid4()
@@ -474,41 +474,47 @@ async def pending_job(db, stack, org, data: bytes) -> uuid.UUID:
     await db.execute(
         """INSERT INTO catalog.background_jobs
                (id, org_id, job_type, created_by, file_upload_id, bucket, object_key, options)
-           VALUES ($1, $2, 'csv_import', 'test', $3, $4, $5, '{"on_duplicate": "skip"}')""",
+           VALUES ($1, $2, 'csv_import', 'test', $3, $4, $5, $6)""",
         job_id,
         org,
         file_id,
         source["bucket"],
         source["object_key"],
+        {"on_duplicate": "skip", **(options or {})},
     )
     return job_id
 
 
-@pytest.mark.parametrize("dies_in", ["reading", "merging"])
+# An error threshold makes the import stage the whole file before it merges anything.
+STAGED_FIRST = {"validation_rules": {"max_errors": 100}}
+
+
+@pytest.mark.parametrize(
+    ("options", "dies_in"),
+    [({}, "reading"), (STAGED_FIRST, "reading"), (STAGED_FIRST, "merging")],
+    ids=["merged-as-read", "staged-reading", "staged-merging"],
+)
 async def test_a_killed_worker_is_resumed_without_duplicates(
-    stack, org, db, importer_context, monkeypatch, dies_in
+    stack, org, db, importer_context, monkeypatch, options, dies_in
 ):
     rows = "".join(f"Person {i},p{i % 2500}@example.com,Town {i}\n" for i in range(3000))
     data = ("full_name,email,city\n" + rows).encode()
-    job_id = await pending_job(db, stack, org, data)
-    real_stage, real_merge = job_store.stage_batch, job_store.merge_partition
-    calls = {"stage": 0, "merge": 0}
+    job_id = await pending_job(db, stack, org, data, options)
 
-    async def stage_then_die(*args, **kwargs):
-        await real_stage(*args, **kwargs)
-        calls["stage"] += 1
-        if dies_in == "reading" and calls["stage"] == 5:
-            raise Killed
+    def then_die(real, when: str, calls: int):
+        async def run(*args, **kwargs):
+            nonlocal calls
+            result = await real(*args, **kwargs)
+            calls -= 1
+            if dies_in == when and calls == 0:
+                raise Killed
+            return result
 
-    async def merge_then_die(*args, **kwargs):
-        result = await real_merge(*args, **kwargs)
-        calls["merge"] += 1
-        if dies_in == "merging" and calls["merge"] == 1:
-            raise Killed
-        return result
+        return run
 
-    monkeypatch.setattr(job_store, "stage_batch", stage_then_die)
-    monkeypatch.setattr(job_store, "merge_partition", merge_then_die)
+    for name in ("stage_batch", "merge_batch"):
+        monkeypatch.setattr(job_store, name, then_die(getattr(job_store, name), "reading", 5))
+    monkeypatch.setattr(job_store, "merge_staged", then_die(job_store.merge_staged, "merging", 1))
     with pytest.raises(Killed):
         await worker.run_job(importer_context, job_id)
     state = await db.fetchrow("SELECT * FROM catalog.background_jobs WHERE id = $1", job_id)
@@ -516,22 +522,50 @@ async def test_a_killed_worker_is_resumed_without_duplicates(
     if dies_in == "reading":
         assert 0 < state["checkpoint"]["offset"] < len(data)
     created_before = len(await customers(db, org))
+    assert (created_before > 0) == (not options or dies_in == "merging")
 
     assert await worker.run_job(importer_context, job_id) == "completed"
     final = await db.fetchrow("SELECT * FROM catalog.background_jobs WHERE id = $1", job_id)
     assert final["attempts"] == 2
     assert (final["total_rows"], final["created_rows"], final["skipped_rows"]) == (3000, 2500, 500)
+    assert final["error_log"][0]["line"] == 2502
+    assert final["error_log"][0]["reason"] == "Duplicate email in the file (first on line 2)"
     emails = [r["email"] for r in await customers(db, org)]
     assert len(emails) == len(set(emails)) == 2500
-    if dies_in == "merging":
-        # At least one partition committed before the death (the other, running in
-        # parallel, may have committed too); the resumed run must not repeat either.
-        assert 0 < created_before <= 2500
     # Delivered again after it ended: nothing happens.
     assert await worker.run_job(importer_context, job_id) is None
     assert not await db.fetchval(
         "SELECT count(*) FROM pg_tables WHERE tablename = $1", job_store.staging_table(job_id)
     )
+
+
+async def test_a_later_duplicate_in_another_batch_updates_nothing(stack, org, db, importer_context):
+    await db.execute(
+        """INSERT INTO catalog.customers (id, org_id, full_name, email)
+           VALUES ($1, $2, 'Old Name', 'known@example.com')""",
+        uuid.uuid4(),
+        org,
+    )
+    # More than the first 64 KiB, which are read at once (for the encoding and delimiter).
+    rows = [f"Person {i},person{i}@example.com,Some Town {i}" for i in range(2000)]
+    data = "\n".join(
+        ["full_name,email,city", "Known,known@example.com,Oslo", *rows]
+        + ["Known Again,KNOWN@example.com,Rome", "Person Again,person0@example.com,Rome\n"]
+    ).encode()
+    job_id = await pending_job(db, stack, org, data, {"on_duplicate": "update"})
+    assert await worker.run_job(importer_context, job_id) == "completed"
+    final = await db.fetchrow("SELECT * FROM catalog.background_jobs WHERE id = $1", job_id)
+    assert (final["created_rows"], final["updated_rows"], final["skipped_rows"]) == (2000, 1, 2)
+    assert {e["line"]: e["reason"] for e in final["error_log"]} == {
+        2003: "Duplicate email in the file (an earlier line updated this customer)",
+        2004: "Duplicate email in the file (first on line 3)",
+    }
+    rows = {r["email"].lower(): r for r in await customers(db, org)}
+    assert (rows["known@example.com"]["full_name"], rows["known@example.com"]["city"]) == (
+        "Known",
+        "Oslo",
+    )
+    assert rows["person0@example.com"]["city"] == "Some Town 0"
 
 
 async def test_a_job_another_worker_holds_is_left_to_it(stack, org, db, importer_context):

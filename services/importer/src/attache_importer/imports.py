@@ -4,12 +4,15 @@ Phases, each recorded in the job's checkpoint so that a worker killed at any mom
 is followed by one that continues where it stopped, without creating a customer twice:
 
 1. reading: the object is streamed from S3 (a ranged GET from the checkpoint's byte
-   offset when resuming) and parsed in a thread; valid rows are COPYed into the job's
-   UNLOGGED staging table and rejected ones into catalog.import_errors, with the resume
-   point, one transaction per batch. Passwords are hashed in a process pool first.
-2. merging: the staged rows are merged into catalog.customers set-wise, one statement
-   per partition of the email hash, partitions on parallel connections; each records
-   its counts in the checkpoint in its own transaction (so it happens once).
+   offset when resuming) and parsed in a thread; batches of valid rows are COPYed into a
+   temporary table and merged into catalog.customers set-wise, with their rejected rows
+   (into catalog.import_errors) and the resume point, one transaction per batch, while
+   the thread parses the next one. Passwords are hashed in a process pool first.
+   An import that may have to write nothing in the end (a dry run, or one with error
+   thresholds, which are judged on the whole file) stages its batches in the job's
+   UNLOGGED staging table instead, and
+2. merging: merges the staged rows into catalog.customers in one statement, recording
+   its counts in the checkpoint in the same transaction (so it happens once).
 3. reporting: the errors go to a CSV object in S3; then the final status, the first
    errors, the import.completed event (outbox) and the end of staging commit together.
 
@@ -275,18 +278,36 @@ class ImportJob:
     def import_type(self) -> str:
         return self.options.get("import_type") or "customers"
 
+    @property
+    def merges_at_end(self) -> bool:
+        """Whether the whole file is staged before anything is merged: when the import
+        may end up writing nothing."""
+        return self.dry_run or self.max_errors is not None or self.max_error_percent is not None
+
 
 class ReadPipeline:
-    """S3 → blocks → parser thread → batches → staging, with backpressure both ways."""
+    """S3 → blocks → parser thread → batches → customers (or staging), with backpressure
+    both ways."""
 
-    def __init__(self, ctx: ImportContext, job: ImportJob, progress: Progress) -> None:
+    def __init__(
+        self,
+        ctx: ImportContext,
+        job: ImportJob,
+        progress: Progress,
+        checkpoint: dict[str, Any],
+        target: job_store.Target | None,
+    ) -> None:
         self.ctx = ctx
         self.job = job
         self.progress = progress
+        self.checkpoint = checkpoint  # the last one committed
+        self.target = target  # None: stage the file, to merge it at the end
         self.blocks: queue.Queue[Block | None] = queue.Queue(maxsize=3)
         self.batches: asyncio.Queue[Batch | BaseException] = asyncio.Queue(maxsize=1)
         self.stopped = threading.Event()
-        self.staged = 0  # rows in staging (committed)
+        # The last batch had no duplicate: insert the next one without ON CONFLICT.
+        self.fast = True
+        self.db_seconds = 0.0  # spent in the batches' transactions
 
     async def _chunks(self, offset: int) -> Any:
         client = self.ctx.blobs.client
@@ -306,11 +327,10 @@ class ReadPipeline:
             async for chunk in body.iter_chunks(self.ctx.settings.import_read_chunk_bytes):
                 yield chunk
 
-    async def run(
-        self, checkpoint: dict[str, Any], info: FileInfo | None
-    ) -> tuple[Batch, FileInfo]:
-        """Stage the file from the checkpoint on; the last batch (with the totals)."""
+    async def run(self, info: FileInfo | None) -> FileInfo:
+        """Read the file from the checkpoint on (self.checkpoint is then the last one)."""
         settings = self.ctx.settings
+        checkpoint = self.checkpoint
         offset = checkpoint.get("offset", 0)
         line = checkpoint.get("line", 0)
         chunks = self._chunks(offset).__aiter__()
@@ -364,16 +384,21 @@ class ReadPipeline:
         thread.start()
         feeder = asyncio.create_task(self._feed(chunks, head, info, offset))
         try:
-            while True:
-                item = await self.batches.get()
-                if isinstance(item, BaseException):
-                    raise item
-                info.seen_non_ascii = decoder.seen_non_ascii
-                info.encoding = decoder.encoding
-                await self._stage(item, info)
-                if item.final:
-                    await feeder
-                    return item, info
+            async with self.ctx.pool.acquire() as conn:
+                batch_table = (
+                    job_store.batch_table(conn) if self.target else contextlib.nullcontext()
+                )
+                async with batch_table:
+                    while True:
+                        item = await self.batches.get()
+                        if isinstance(item, BaseException):
+                            raise item
+                        info.seen_non_ascii = decoder.seen_non_ascii
+                        info.encoding = decoder.encoding
+                        await self._stage(conn, item, info)
+                        if item.final:
+                            await feeder
+                            return info
         finally:
             await self._stop(feeder, thread)
 
@@ -388,10 +413,13 @@ class ReadPipeline:
         put = self._put
         size = max(1, info.size)
 
+        # Merged as they are read, the rows are all done at the end of the file.
+        span = 99.0 if self.target else 90.0
+
         async def produce(data: bytes) -> None:
             for block in splitter.feed(data):
                 await put(block)
-                self.progress.progress = min(89.0, 90.0 * block.end_offset / size)
+                self.progress.progress = min(span - 1, span * block.end_offset / size)
 
         if head:
             await produce(head)
@@ -411,27 +439,42 @@ class ReadPipeline:
                     return
                 await asyncio.sleep(0.002)
 
-    async def _stage(self, batch: Batch, info: FileInfo) -> None:
+    async def _stage(self, conn: asyncpg.Connection, batch: Batch, info: FileInfo) -> None:
         rows = batch.rows
-        with_password = [i for i, r in enumerate(rows) if r[9] is not None]
-        hashes = await self.ctx.hasher.hash([rows[i][9] for i in with_password])
-        if with_password:
-            rows = list(rows)
-            for i, digest in zip(with_password, hashes, strict=True):
-                rows[i] = rows[i][:9] + (digest,)
+        if info.columns and "password" in info.columns:
+            with_password = [i for i, r in enumerate(rows) if r[9] is not None]
+            hashes = await self.ctx.hasher.hash([rows[i][9] for i in with_password])
+            if with_password:
+                rows = list(rows)
+                for i, digest in zip(with_password, hashes, strict=True):
+                    rows[i] = rows[i][:9] + (digest,)
+        previous = self.checkpoint.get("offset")
+        next_phase = "merging" if self.target is None else "reporting"
         checkpoint = {
-            "phase": "merging" if batch.final else "reading",
+            **self.checkpoint,
+            "phase": next_phase if batch.final else "reading",
             "offset": batch.offset,
             "line": batch.line,
             "total": batch.total,
             "failed": batch.failed,
-            "staged": self.staged + len(rows),
         }
-        async with self.ctx.pool.acquire() as conn:
+        started = time.monotonic()
+        if self.target is None:
+            checkpoint["staged"] = checkpoint.get("staged", 0) + len(rows)
             await job_store.stage_batch(
-                conn, self.job.id, rows, batch.errors, checkpoint, info.as_dict()
+                conn, self.job.id, rows, batch.errors, checkpoint, previous, info.as_dict()
             )
-        self.staged += len(rows)
+        else:
+            args = (conn, self.job.id, self.target, rows, batch.errors, checkpoint, previous)
+            try:
+                checkpoint = await job_store.merge_batch(*args, info.as_dict(), fast=self.fast)
+            except asyncpg.UniqueViolationError:
+                if not self.fast:
+                    raise
+                checkpoint = await job_store.merge_batch(*args, info.as_dict(), fast=False)
+            self.fast = checkpoint["skipped"] == self.checkpoint.get("skipped", 0)
+        self.db_seconds += time.monotonic() - started
+        self.checkpoint = checkpoint
         p = self.progress
         p.processed_rows = p.total_rows = batch.total
         p.failed_rows = batch.failed
@@ -507,49 +550,45 @@ class ImportRunner:
     async def _phases(self) -> dict[str, Any]:
         job = self.job
         async with self.ctx.pool.acquire() as conn:
-            await job_store.ensure_staging(conn, job.id)
             record = await job_store.load(conn, job.id)
             checkpoint = dict(record["checkpoint"] or {})
             info = FileInfo.from_dict(record["file_info"]) if record["file_info"] else None
-            if checkpoint and checkpoint.get("staged", 0) != await job_store.staged_count(
-                conn, job.id
-            ):
-                # Staging is UNLOGGED: a database crash empties it. Start over.
-                log.warning("import_staging_lost", job_id=str(job.id))
-                checkpoint, info = {}, None
+            if job.merges_at_end:
+                await job_store.ensure_staging(conn, job.id)
+                if checkpoint and checkpoint.get("staged", 0) != await job_store.staged_count(
+                    conn, job.id
+                ):
+                    # Staging is UNLOGGED: a database crash empties it. Start over.
+                    log.warning("import_staging_lost", job_id=str(job.id))
+                    checkpoint, info = {}, None
             if not checkpoint:
-                await job_store.reset(conn, job.id)
+                await job_store.reset(conn, job.id, staging=job.merges_at_end)
                 info = None
-        phase = checkpoint.get("phase", "reading")
-        if phase == "reading":
+        # One prefix for the job's ids, whichever attempt inserts them.
+        checkpoint.setdefault("id_prefix", job_store.id_prefix())
+        target = job_store.Target(job.org_id, job.on_duplicate, checkpoint["id_prefix"])
+        if checkpoint.get("phase", "reading") == "reading":
             started = time.monotonic()
-            pipeline = ReadPipeline(self.ctx, job, self.progress)
-            pipeline.staged = checkpoint.get("staged", 0)
-            final, info = await pipeline.run(checkpoint, info if checkpoint else None)
-            self.timings["read_seconds"] = round(
-                self.timings.get("read_seconds", 0) + time.monotonic() - started, 3
+            pipeline = ReadPipeline(
+                self.ctx, job, self.progress, checkpoint, None if job.merges_at_end else target
             )
-            checkpoint = {
-                "phase": "merging",
-                "offset": final.offset,
-                "line": final.line,
-                "total": final.total,
-                "failed": final.failed,
-                "staged": pipeline.staged,
-            }
+            info = await pipeline.run(info)
+            checkpoint = pipeline.checkpoint
+            self._add_time("read_seconds", time.monotonic() - started)
+            self._add_time("batch_db_seconds", pipeline.db_seconds)
         total, failed = checkpoint.get("total", 0), checkpoint.get("failed", 0)
         self.progress.processed_rows = self.progress.total_rows = total
         self.progress.failed_rows = failed
-        limit = job.max_error_percent
-        if limit is not None and total and failed * 100 / total > limit:
-            raise JobFailed(
-                f"{failed} of {total} rows are invalid ({failed * 100 / total:.1f}%, more than "
-                f"max_error_percent {limit}); nothing was imported"
-            )
-        merged = await self._merge(checkpoint)
-        created = sum(m["created"] for m in merged)
-        updated = sum(m["updated"] for m in merged)
-        skipped = sum(m["skipped"] for m in merged)
+        if job.merges_at_end:
+            limit = job.max_error_percent
+            if limit is not None and total and failed * 100 / total > limit:
+                raise JobFailed(
+                    f"{failed} of {total} rows are invalid ({failed * 100 / total:.1f}%, more "
+                    f"than max_error_percent {limit}); nothing was imported"
+                )
+            counts = await self._merge_staged(checkpoint, target)
+        else:
+            counts = {k: checkpoint.get(k, 0) for k in ("created", "updated", "skipped")}
         status = "completed_with_errors" if failed else "completed"
         message = None
         if job.dry_run:
@@ -561,54 +600,27 @@ class ImportRunner:
             message=message,
             total=total,
             failed=failed,
-            created=created,
-            updated=updated,
-            skipped=skipped,
+            created=counts["created"],
+            updated=counts["updated"],
+            skipped=counts["skipped"],
         )
 
-    async def _merge(self, checkpoint: dict[str, Any]) -> list[dict[str, int]]:
-        job = self.job
-        partitions = checkpoint.get("partitions") or self.ctx.settings.import_merge_parallelism
-        if "partitions" not in checkpoint:
-            checkpoint["partitions"] = partitions
-            async with self.ctx.pool.acquire() as conn:
-                await conn.execute(
-                    """UPDATE catalog.background_jobs
-                       SET checkpoint = checkpoint || $2::jsonb WHERE id = $1""",
-                    job.id,
-                    {"phase": "merging", "partitions": partitions},
-                )
-        done: dict[str, dict[str, int]] = dict(checkpoint.get("merged") or {})
+    async def _merge_staged(
+        self, checkpoint: dict[str, Any], target: job_store.Target
+    ) -> dict[str, int]:
         self.progress.phase = "merging"
-        self.progress.progress = 90.0 + 9.0 * len(done) / partitions
+        self.progress.progress = 90.0
         started = time.monotonic()
+        async with self.ctx.pool.acquire() as conn:
+            counts = await job_store.merge_staged(
+                conn, self.job.id, target, checkpoint.get("staged", 0), dry_run=self.job.dry_run
+            )
+        self._add_time("merge_seconds", time.monotonic() - started)
+        return counts
 
-        async def merge(p: int) -> None:
-            async with self.ctx.pool.acquire() as conn:
-                done[str(p)] = await job_store.merge_partition(
-                    conn,
-                    job.id,
-                    job.org_id,
-                    p,
-                    partitions,
-                    on_duplicate=job.on_duplicate,
-                    dry_run=job.dry_run,
-                )
-            self.progress.progress = 90.0 + 9.0 * len(done) / partitions
-
-        tasks = [asyncio.create_task(merge(p)) for p in range(partitions) if str(p) not in done]
-        try:
-            await asyncio.gather(*tasks)
-        except BaseException:
-            # No merge may outlive this attempt (its transaction rolls back when cancelled).
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-        self.timings["merge_seconds"] = round(
-            self.timings.get("merge_seconds", 0) + time.monotonic() - started, 3
-        )
-        return list(done.values())
+    def _add_time(self, name: str, seconds: float) -> None:
+        """Timings add up over the attempts of a job."""
+        self.timings[name] = round(self.timings.get(name, 0) + seconds, 3)
 
     async def _report_values(self, **counts: Any) -> dict[str, Any]:
         """Write the error report (if any) and the job's final values."""

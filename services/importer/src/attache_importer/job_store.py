@@ -1,4 +1,4 @@
-"""The importer's SQL: import jobs, staging, the set-wise merge, errors, and the outbox.
+"""The importer's SQL: import jobs, staging, the set-wise merges, errors, and the outbox.
 
 The job table and the customers belong to the catalog's schema; the importer writes
 there directly (with COPY), the one documented exception to schema ownership.
@@ -6,9 +6,12 @@ there directly (with COPY), the one documented exception to schema ownership.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -32,7 +35,8 @@ ERROR_COLUMNS = ["job_id", "line", "column_name", "value", "reason", "outcome"]
 
 
 def staging_table(job_id: uuid.UUID) -> str:
-    """One UNLOGGED table per job: no WAL, dropped whole when the job ends."""
+    """The UNLOGGED table of an import that merges at the end: no WAL, dropped whole when
+    the job ends."""
     return f"import_staging_{job_id.hex}"
 
 
@@ -80,24 +84,46 @@ async def save_progress(conn: asyncpg.Connection, job_id: uuid.UUID, p: dict[str
     )
 
 
-async def save_checkpoint(
-    conn: asyncpg.Connection, job_id: uuid.UUID, checkpoint: dict[str, Any], file_info: dict
-) -> None:
+# ---- staging and merging --------------------------------------------------------------------
+# Most imports merge batch by batch: each batch is COPYed into a temporary table (emptied
+# at commit) and merged into catalog.customers set-wise, in one transaction with its
+# errors and its resume point, while the parser reads on. An import that may write
+# nothing in the end (a dry run, or error thresholds that can only be judged once the
+# whole file is read) stages the whole file in its UNLOGGED table first and merges it at
+# once. Either way, the first row of an address in the file wins; later ones are skipped
+# as duplicates, as are rows whose address the organisation already has (or those update
+# it, with on_duplicate = update). Each new customer's id ends with its row's line number,
+# so the line a later duplicate repeats is found from the customer it ran into.
+
+BATCH_TABLE = "pg_temp.import_batch"
+_ROW_COLUMNS = """line bigint NOT NULL, full_name text NOT NULL, email text NOT NULL,
+    phone text, address text, city text, state text, postal_code text, country text,
+    password_hash text"""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how rows are merged."""
+
+    org_id: str
+    on_duplicate: str  # skip | update
+    id_prefix: str
+
+
+@contextlib.asynccontextmanager
+async def batch_table(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """The connection's temporary table for merge_batch. After an error it stays (empty,
+    with the connection) and is used again."""
     await conn.execute(
-        """UPDATE catalog.background_jobs SET checkpoint = $2, file_info = $3, updated_at = now()
-           WHERE id = $1""",
-        job_id,
-        checkpoint,
-        file_info,
+        f"CREATE TEMP TABLE IF NOT EXISTS import_batch ({_ROW_COLUMNS}) ON COMMIT DELETE ROWS"
     )
+    yield
+    await conn.execute(f"DROP TABLE {BATCH_TABLE}")
 
 
 async def ensure_staging(conn: asyncpg.Connection, job_id: uuid.UUID) -> None:
     await conn.execute(
-        f"""CREATE UNLOGGED TABLE IF NOT EXISTS catalog.{staging_table(job_id)} (
-                line bigint NOT NULL, full_name text NOT NULL, email text NOT NULL, phone text,
-                address text, city text, state text, postal_code text, country text,
-                password_hash text)"""
+        f"CREATE UNLOGGED TABLE IF NOT EXISTS catalog.{staging_table(job_id)} ({_ROW_COLUMNS})"
     )
 
 
@@ -105,14 +131,44 @@ async def staged_count(conn: asyncpg.Connection, job_id: uuid.UUID) -> int:
     return await conn.fetchval(f"SELECT count(*) FROM catalog.{staging_table(job_id)}")
 
 
-async def reset(conn: asyncpg.Connection, job_id: uuid.UUID) -> None:
+async def reset(conn: asyncpg.Connection, job_id: uuid.UUID, *, staging: bool) -> None:
     """Back to the start of the file (a fresh job, or staging lost in a database crash)."""
     async with conn.transaction():
-        await conn.execute(f"TRUNCATE catalog.{staging_table(job_id)}")
+        if staging:
+            await conn.execute(f"TRUNCATE catalog.{staging_table(job_id)}")
         await conn.execute("DELETE FROM catalog.import_errors WHERE job_id = $1", job_id)
         await conn.execute(
             "UPDATE catalog.background_jobs SET checkpoint = '{}'::jsonb WHERE id = $1", job_id
         )
+
+
+class CheckpointMoved(Exception):
+    """Another worker took the job over and moved its checkpoint on: this one stops."""
+
+
+async def _record(
+    conn: asyncpg.Connection,
+    job_id: uuid.UUID,
+    errors: list[tuple],
+    checkpoint: dict[str, Any],
+    previous_offset: int | None,
+    file_info: dict[str, Any],
+) -> None:
+    """A batch's rejected rows and its resume point, moved on from the one it continues."""
+    if errors:
+        await conn.copy_records_to_table(
+            "import_errors", schema_name="catalog", columns=ERROR_COLUMNS, records=errors
+        )
+    moved = await conn.execute(
+        """UPDATE catalog.background_jobs SET checkpoint = $2, file_info = $3, updated_at = now()
+           WHERE id = $1 AND (checkpoint->>'offset')::bigint IS NOT DISTINCT FROM $4""",
+        job_id,
+        checkpoint,
+        file_info,
+        previous_offset,
+    )
+    if moved != "UPDATE 1":
+        raise CheckpointMoved(f"import {job_id} was resumed elsewhere")
 
 
 async def stage_batch(
@@ -121,34 +177,116 @@ async def stage_batch(
     rows: list[tuple],
     errors: list[tuple],
     checkpoint: dict[str, Any],
+    previous_offset: int | None,
     file_info: dict[str, Any],
 ) -> None:
-    """Rows, their errors and the resume point, in one transaction."""
+    """Rows into the job's staging table, their errors and the resume point, in one
+    transaction."""
     async with conn.transaction():
         if rows:
             await conn.copy_records_to_table(
                 staging_table(job_id), schema_name="catalog", columns=STAGING_COLUMNS, records=rows
             )
-        if errors:
+        await _record(conn, job_id, errors, checkpoint, previous_offset, file_info)
+
+
+async def merge_batch(
+    conn: asyncpg.Connection,
+    job_id: uuid.UUID,
+    target: Target,
+    rows: list[tuple],
+    errors: list[tuple],
+    checkpoint: dict[str, Any],
+    previous_offset: int | None,
+    file_info: dict[str, Any],
+    *,
+    fast: bool,
+) -> dict[str, Any]:
+    """Rows merged into customers, their errors and the resume point, in one transaction
+    (inside batch_table); the checkpoint as recorded, with the batch's counts added.
+
+    `fast` inserts without ON CONFLICT, which spares a probe of the email index per row;
+    a duplicate then fails the whole batch (asyncpg.UniqueViolationError, nothing
+    written) and the caller runs it again without `fast`."""
+    async with conn.transaction():
+        # Losing this commit in a database crash loses its checkpoint with it: the batch
+        # is merged again on resume, so it needn't wait for the WAL flush.
+        await conn.execute("SET LOCAL synchronous_commit = off")
+        counts = {"created": 0, "updated": 0, "skipped": 0}
+        if rows:
             await conn.copy_records_to_table(
-                "import_errors", schema_name="catalog", columns=ERROR_COLUMNS, records=errors
+                "import_batch", schema_name="pg_temp", columns=STAGING_COLUMNS, records=rows
             )
-        await save_checkpoint(conn, job_id, checkpoint, file_info)
+            counts = await _merge(conn, job_id, target, BATCH_TABLE, len(rows), fast=fast)
+        checkpoint = {**checkpoint, **{k: checkpoint.get(k, 0) + n for k, n in counts.items()}}
+        await _record(conn, job_id, errors, checkpoint, previous_offset, file_info)
+    return checkpoint
 
 
-# ---- the merge ---------------------------------------------------------------------------
-# Each partition (a hash of the lower-cased email, so every duplicate of an address is in
-# the same one) is merged in one statement and one transaction, with its counts recorded
-# in the checkpoint: a partition is merged exactly once, and the others may run at the
-# same time on other connections. The first row of an address in the file wins; later
-# ones are skipped as duplicates, as are rows whose address the organisation already has
-# (or those update it, with on_duplicate = update).
+_INSERT = """
+    INSERT INTO catalog.customers AS c
+        (id, org_id, full_name, email, phone, address, city, state, postal_code, country,
+         password_hash, invitation_pending, import_job_id)
+    SELECT ($3 || lpad(to_hex(line), 15, '0'))::uuid, $2, full_name, email, phone, address,
+           city, state, postal_code, country, password_hash, password_hash IS NULL, $1"""
 
-_RANKED = """
-    ranked AS MATERIALIZED (
-        SELECT s.*, row_number() OVER w AS rn, first_value(s.line) OVER w AS first_line
-        FROM catalog.{table} s
-        WHERE (hashtext(lower(s.email)) & 2147483647) % $3 = $2
+# In file order (ids grow with it, so the id indexes are appended to): the first row of
+# an address goes in, later ones and known addresses are left out.
+INSERT_SKIP = _INSERT + " FROM {source} ORDER BY line {conflict}"
+ON_CONFLICT_SKIP = "ON CONFLICT (org_id, lower(email)) DO NOTHING"
+
+# The first row of each address inserts or updates, unless an earlier batch of this job
+# already did (a later row of the file is a duplicate even across batches).
+MERGE_UPDATE = (
+    "WITH merged AS ("
+    + _INSERT
+    + """
+    FROM (SELECT DISTINCT ON (lower(email)) * FROM {source} ORDER BY lower(email), line) s
+    ON CONFLICT (org_id, lower(email)) DO UPDATE SET
+        full_name = excluded.full_name,
+        phone = coalesce(excluded.phone, c.phone),
+        address = coalesce(excluded.address, c.address),
+        city = coalesce(excluded.city, c.city),
+        state = coalesce(excluded.state, c.state),
+        postal_code = coalesce(excluded.postal_code, c.postal_code),
+        country = coalesce(excluded.country, c.country),
+        password_hash = coalesce(excluded.password_hash, c.password_hash),
+        invitation_pending = c.invitation_pending AND excluded.password_hash IS NULL,
+        import_job_id = excluded.import_job_id,
+        updated_at = now()
+    WHERE c.import_job_id IS DISTINCT FROM excluded.import_job_id
+    RETURNING (c.xmax = 0) AS created
+)
+SELECT count(*) FILTER (WHERE created) AS created, count(*) FILTER (WHERE NOT created) AS updated
+FROM merged"""
+)
+
+# Why each row that was not merged was skipped, from the customer it ran into: one this
+# transaction wrote (an earlier row of the batch), one an earlier batch of this job
+# created (its id ends with that row's line) or updated, or one that already existed.
+SKIPPED_ROWS = """
+INSERT INTO catalog.import_errors (job_id, line, column_name, value, reason, outcome)
+SELECT $1, s.line, 'email', s.email,
+       CASE WHEN k.xmin = pg_current_xact_id()::xid
+            THEN 'Duplicate email in the file (first on line ' || s.first_line || ')'
+            WHEN k.import_job_id = $1 AND k.id::text LIKE $3
+            THEN 'Duplicate email in the file (first on line '
+                 || ('x' || lpad(right(replace(k.id::text, '-', ''), 15), 16, '0'))::bit(64)::bigint
+                 || ')'
+            WHEN k.import_job_id = $1
+            THEN 'Duplicate email in the file (an earlier line updated this customer)'
+            ELSE 'A customer with this email already exists' END,
+       'skipped'
+FROM (SELECT line, email, min(line) OVER (PARTITION BY lower(email)) AS first_line
+      FROM {source}) s
+JOIN catalog.customers k ON k.org_id = $2 AND lower(k.email) = lower(s.email)
+WHERE NOT (k.xmin = pg_current_xact_id()::xid AND s.line = s.first_line)"""
+
+# A dry run: what the merge would do, and the same report, without touching customers.
+MERGE_DRY_RUN = """
+WITH ranked AS MATERIALIZED (
+        SELECT s.line, s.email, row_number() OVER w AS rn, first_value(s.line) OVER w AS first_line
+        FROM {source} s
         WINDOW w AS (PARTITION BY lower(s.email) COLLATE "C" ORDER BY s.line)
     ),
     file_duplicates AS (
@@ -157,157 +295,105 @@ _RANKED = """
                'Duplicate email in the file (first on line ' || first_line || ')', 'skipped'
         FROM ranked WHERE rn > 1
         RETURNING 1
-    )"""
-
-_INSERT = """
-    INSERT INTO catalog.customers AS c
-        (id, org_id, full_name, email, phone, address, city, state, postal_code, country,
-         password_hash, invitation_pending, import_job_id)
-    SELECT ($5 || lpad(to_hex(line), 15, '0'))::uuid, $4, full_name, email, phone, address,
-           city, state, postal_code, country, password_hash, password_hash IS NULL, $1
-    FROM ranked WHERE rn = 1"""
-
-# Skipping duplicates (the default) needs no ranking: rows go in in file order and ON
-# CONFLICT DO NOTHING keeps the first of each address, in the file or already stored.
-# Each new id ends with its row's line number, so the rows that were not inserted (and
-# why) are found afterwards, set-wise, and only when there are any.
-MERGE_SKIP = """
-WITH merged AS (
-    INSERT INTO catalog.customers AS c
-        (id, org_id, full_name, email, phone, address, city, state, postal_code, country,
-         password_hash, invitation_pending, import_job_id)
-    SELECT ($5 || lpad(to_hex(line), 15, '0'))::uuid, $4, full_name, email, phone, address,
-           city, state, postal_code, country, password_hash, password_hash IS NULL, $1
-    FROM catalog.{table} s
-    WHERE (hashtext(lower(s.email)) & 2147483647) % $3 = $2
-    ORDER BY line
-    ON CONFLICT (org_id, lower(email)) DO NOTHING
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM merged) AS created, 0::bigint AS updated,
-       (SELECT count(*) FROM catalog.{table} s
-        WHERE (hashtext(lower(s.email)) & 2147483647) % $3 = $2)
-       - (SELECT count(*) FROM merged) AS skipped"""
-
-SKIPPED_ROWS = """
-INSERT INTO catalog.import_errors (job_id, line, column_name, value, reason, outcome)
-SELECT $1, s.line, 'email', s.email,
-       CASE WHEN k.import_job_id = $1 AND k.id::text LIKE $6
-            THEN 'Duplicate email in the file (first on line '
-                 || ('x' || lpad(right(replace(k.id::text, '-', ''), 15), 16, '0'))::bit(64)::bigint
-                 || ')'
-            ELSE 'A customer with this email already exists' END,
-       'skipped'
-FROM catalog.{table} s
-JOIN catalog.customers k ON k.org_id = $4 AND lower(k.email) = lower(s.email)
-WHERE (hashtext(lower(s.email)) & 2147483647) % $3 = $2
-  AND k.id <> ($5 || lpad(to_hex(s.line), 15, '0'))::uuid"""
-
-MERGE_UPDATE = f"""
-WITH {_RANKED},
-    merged AS (
-        {_INSERT}
-        ON CONFLICT (org_id, lower(email)) DO UPDATE SET
-            full_name = excluded.full_name,
-            phone = coalesce(excluded.phone, c.phone),
-            address = coalesce(excluded.address, c.address),
-            city = coalesce(excluded.city, c.city),
-            state = coalesce(excluded.state, c.state),
-            postal_code = coalesce(excluded.postal_code, c.postal_code),
-            country = coalesce(excluded.country, c.country),
-            password_hash = coalesce(excluded.password_hash, c.password_hash),
-            invitation_pending = c.invitation_pending AND excluded.password_hash IS NULL,
-            import_job_id = excluded.import_job_id,
-            updated_at = now()
-        RETURNING (c.xmax = 0) AS created
-    )
-SELECT count(*) FILTER (WHERE created) AS created, count(*) FILTER (WHERE NOT created) AS updated,
-       (SELECT count(*) FROM file_duplicates) AS skipped
-FROM merged"""
-
-# A dry run: what the merge would do, and the same report, without touching customers.
-MERGE_DRY_RUN = f"""
-WITH {_RANKED},
+    ),
     known AS (
         SELECT r.line, r.email FROM ranked r
         WHERE r.rn = 1 AND EXISTS (
             SELECT 1 FROM catalog.customers c
-            WHERE c.org_id = $4 AND lower(c.email) = lower(r.email))
+            WHERE c.org_id = $2 AND lower(c.email) = lower(r.email))
     ),
     existing AS (
         INSERT INTO catalog.import_errors (job_id, line, column_name, value, reason, outcome)
         SELECT $1, line, 'email', email, 'A customer with this email already exists', 'skipped'
-        FROM known WHERE $5 = 'skip'
+        FROM known WHERE $3 = 'skip'
         RETURNING 1
     )
 SELECT (SELECT count(*) FROM ranked WHERE rn = 1) - (SELECT count(*) FROM known) AS created,
-       CASE WHEN $5 = 'update' THEN (SELECT count(*) FROM known) ELSE 0 END AS updated,
+       CASE WHEN $3 = 'update' THEN (SELECT count(*) FROM known) ELSE 0 END AS updated,
        (SELECT count(*) FROM file_duplicates) + (SELECT count(*) FROM existing) AS skipped"""
 
 
 def id_prefix() -> str:
-    """The first 17 hex digits of the new customers' ids: a UUIDv7 layout (48-bit time in
-    ms, version 7, 12 random bits, the variant with 2 more), completed by the row's line
-    number (60 bits). Ids that grow in insertion order append to the primary key's
-    right edge instead of landing at random in it: on this machine that halves the cost
+    """The first 17 hex digits of a job's new customers' ids: a UUIDv7 layout (48-bit time
+    in ms, version 7, 12 random bits, the variant with 2 more), completed by the row's
+    line number (60 bits). Ids that grow in insertion order append to the id indexes'
+    right edge instead of landing at random in them: on this machine that halves the cost
     of a million-row merge (random v4 ids: 22 s, these: 12 s)."""
     ms = int(time.time() * 1000)
     return f"{ms:012x}7{secrets.token_hex(2)[:3]}{secrets.choice('89ab')}"
 
 
-async def merge_partition(
+async def _merge(
     conn: asyncpg.Connection,
     job_id: uuid.UUID,
-    org_id: str,
-    partition: int,
-    partitions: int,
+    target: Target,
+    source: str,
+    rows: int,
     *,
-    on_duplicate: str,
+    fast: bool = False,
+) -> dict[str, int]:
+    args = (job_id, target.org_id, target.id_prefix)
+    if target.on_duplicate == "update":
+        row = await conn.fetchrow(MERGE_UPDATE.format(source=source), *args, timeout=24 * 3600)
+        created, updated = row["created"], row["updated"]
+    else:
+        sql = INSERT_SKIP.format(source=source, conflict="" if fast else ON_CONFLICT_SKIP)
+        status = await conn.execute(sql, *args, timeout=24 * 3600)
+        created, updated = int(status.rsplit(" ", 1)[1]), 0
+    skipped = rows - created - updated
+    if skipped:
+        prefix = target.id_prefix
+        like = f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16]}%"
+        await conn.execute(
+            SKIPPED_ROWS.format(source=source), job_id, target.org_id, like, timeout=24 * 3600
+        )
+    return {"created": created, "updated": updated, "skipped": skipped}
+
+
+async def merge_staged(
+    conn: asyncpg.Connection,
+    job_id: uuid.UUID,
+    target: Target,
+    rows: int,
+    *,
     dry_run: bool,
 ) -> dict[str, int]:
-    """Merge one partition and record it in the checkpoint, in one transaction."""
-    table = staging_table(job_id)
+    """Merge the whole staging table and record the counts in the checkpoint, in one
+    transaction: once, whoever runs it."""
+    source = f"catalog.{staging_table(job_id)}"
     async with conn.transaction():
-        # One merger per partition at a time, and never twice (a worker that lost its job
-        # lock may still be finishing this partition when another resumes the job).
+        # Never twice (a worker that lost its job lock may still be merging when another
+        # resumes the job).
         await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            f"{lock_key(job_id)}:{partition}",
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{lock_key(job_id)}:merge"
         )
         done = await conn.fetchval(
-            "SELECT checkpoint->'merged'->$2::text FROM catalog.background_jobs WHERE id = $1",
-            job_id,
-            str(partition),
+            "SELECT checkpoint->'merged' FROM catalog.background_jobs WHERE id = $1", job_id
         )
         if done is not None:
             return done
-        # Sorting a million rows in memory rather than on disk; and the lookup of known
+        # Sorting the file in memory rather than on disk; and the lookup of known
         # addresses as one hash join (a nested loop per row can go quadratic when the
         # statistics of customers are stale, e.g. for a new organisation).
         await conn.execute("SET LOCAL work_mem = '128MB'")
         await conn.execute("SET LOCAL enable_nestloop = off")
         if dry_run:
-            sql, args = MERGE_DRY_RUN, (job_id, partition, partitions, org_id, on_duplicate)
-        elif on_duplicate == "update":
-            sql, args = MERGE_UPDATE, (job_id, partition, partitions, org_id, id_prefix())
+            row = await conn.fetchrow(
+                MERGE_DRY_RUN.format(source=source),
+                job_id,
+                target.org_id,
+                target.on_duplicate,
+                timeout=24 * 3600,
+            )
+            counts = {k: row[k] for k in ("created", "updated", "skipped")}
         else:
-            sql, args = MERGE_SKIP, (job_id, partition, partitions, org_id, id_prefix())
-        # A large merge may take minutes: no command timeout (the pool's is 60 s).
-        row = await conn.fetchrow(sql.format(table=table), *args, timeout=24 * 3600)
-        counts = {"created": row["created"], "updated": row["updated"], "skipped": row["skipped"]}
-        if sql is MERGE_SKIP and counts["skipped"]:
-            prefix = args[4]
-            like = f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16]}%"
-            await conn.execute(SKIPPED_ROWS.format(table=table), *args, like, timeout=24 * 3600)
+            counts = await _merge(conn, job_id, target, source, rows)
         await conn.execute(
             """UPDATE catalog.background_jobs
-               SET checkpoint = jsonb_set(checkpoint, '{merged}',
-                       coalesce(checkpoint->'merged', '{}')
-                       || jsonb_build_object($2::text, $3::jsonb)),
+               SET checkpoint = checkpoint || jsonb_build_object('merged', $2::jsonb),
                    updated_at = now()
                WHERE id = $1""",
             job_id,
-            str(partition),
             counts,
         )
     return counts

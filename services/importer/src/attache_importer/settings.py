@@ -16,8 +16,6 @@ class ImporterSettings(CommonSettings):
     import_max_columns: int = Field(default=1000, ge=10)
     # Errors kept in the job's error_log (the full list is in the report in S3).
     import_error_log_limit: int = Field(default=100, ge=0, le=10_000)
-    # Connections merging staged rows into customers at once (each a share of the rows).
-    import_merge_parallelism: int = Field(default=2, ge=1, le=16)
     # Processes hashing passwords; scrypt cost (2**log2_n, r=8, p=1: 16 MiB at 14).
     import_hash_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     import_scrypt_log2_n: int = Field(default=14, ge=10, le=20)

@@ -117,11 +117,7 @@ async def run(settings: ImporterSettings, stop: asyncio.Event) -> None:
     # Records and fields as large as the record limit (the csv module's default is 128 KiB).
     csv_reader.csv.field_size_limit(settings.import_max_record_bytes)
     hasher = PasswordHasher(settings.import_hash_workers, ScryptCost(settings.import_scrypt_log2_n))
-    pool = await create_pool(
-        settings.database_url,
-        min_size=1,
-        max_size=max(settings.db_pool_max, settings.import_merge_parallelism + 2),
-    )
+    pool = await create_pool(settings.database_url, min_size=1, max_size=settings.db_pool_max)
     connection = await messaging.connect(settings.amqp_url.get_secret_value())
     try:
         async with connection, open_blob_store(settings) as blobs:

@@ -1,16 +1,21 @@
 """AI enrichment end to end: upload over HTTP, the enricher's results in the library API,
-derivatives in S3, reprocessing that replaces results, and edge cases of the worker."""
+derivatives in S3, reprocessing that replaces results, derivatives deleted with their
+attachment, and edge cases of the worker."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import aiohttp
 import asyncpg
+import pytest
 
+from attache_core.events import AttachmentDeleted, RawEvent, make_event
 from attache_core.s3 import open_blob_store
 from attache_devstack.documents import DocumentSpec, make_document
 from attache_devstack.waiting import eventually
+from attache_enricher import worker
 from attache_enricher.providers import LocalProvider
 from attache_enricher.settings import EnricherSettings
 from attache_enricher.worker import Enricher, Job, derivative_keys, make_sandbox
@@ -186,5 +191,102 @@ async def test_empty_missing_and_oversized_objects_get_a_clear_status(base_setti
             big = await enricher.process(job("edge/big.bin"))
             assert big.status == "skipped" and "limit" in big.skipped_reason
             assert big.sha256 is not None and len(big.sha256) == 64
+    finally:
+        await sandbox.close()
+
+
+async def derivatives_in_s3(settings, bucket: str, object_key: str) -> list[str]:
+    async with open_blob_store(settings) as blobs:
+        heads = [await blobs.head(bucket, key) for key in derivative_keys(object_key)]
+    return [key for key, head in zip(derivative_keys(object_key), heads, strict=True) if head]
+
+
+async def test_deleting_an_attachment_deletes_its_derivatives(stack, http, org, database_url):
+    invoice = make_document(DocumentSpec("invoice", "en", 1, "pdf", "sans", seed=5))
+    created = await upload(http, stack, org, "invoice.pdf", "application/pdf", invoice.data)
+    await processed_since(database_url, created["id"])
+    bucket, key = created["bucket"], created["object_key"]
+    assert await derivatives_in_s3(stack.settings, bucket, key) == list(derivative_keys(key))
+
+    async with http.delete(
+        f"{stack.gateway_url}/files/{created['id']}", headers=stack.auth(org=org)
+    ) as resp:
+        assert resp.status == 204, await resp.text()
+
+    async def gone():
+        return not await derivatives_in_s3(stack.settings, bucket, key)
+
+    await eventually(gone)
+
+
+async def test_derivatives_are_deleted_only_once_their_original_is(base_settings, monkeypatch):
+    """The catalog announces a deletion before the object goes: until it has, an analysis
+    could still store derivatives, so the handler leaves them and asks to be retried."""
+    monkeypatch.setattr(worker, "ORIGINAL_GONE_WITHIN_SECONDS", 0.0)
+    settings = EnricherSettings(**base_settings)
+    bucket, key = settings.s3_bucket, f"deleted/{uuid.uuid4()}/a.pdf"
+    event = make_event(
+        "attachment.deleted",
+        AttachmentDeleted(
+            attachment_id=uuid.uuid4(),
+            org_id="org-deleted",
+            bucket=bucket,
+            object_key=key,
+            reason="deleted",
+            deleted_at=datetime.now(UTC),
+        ),
+        source="/test",
+        subject=None,
+        org_id="org-deleted",
+    )
+    raw = RawEvent.model_validate_json(event.model_dump_json())
+    async with open_blob_store(settings) as blobs:
+        await blobs.ensure_bucket(bucket)
+        for object_key in (key, *derivative_keys(key)):
+            await blobs.client.put_object(Bucket=bucket, Key=object_key, Body=b"x")
+        handle = worker.deleted_handler(blobs)
+
+        with pytest.raises(worker.OriginalNotDeletedYet):
+            await handle(raw, None)
+        assert await derivatives_in_s3(settings, bucket, key) == list(derivative_keys(key))
+
+        await blobs.delete(bucket, key)
+        await handle(raw, None)
+        assert await derivatives_in_s3(settings, bucket, key) == []
+        await handle(raw, None)  # a redelivery finds nothing to do
+
+
+async def test_an_original_deleted_during_its_analysis_leaves_no_derivatives(base_settings):
+    settings = EnricherSettings(**base_settings, enrich_processes=1)
+    sandbox = make_sandbox(settings)
+    bucket, key = settings.s3_bucket, f"deleted/{uuid.uuid4()}/invoice.pdf"
+    try:
+        async with open_blob_store(settings) as blobs:
+            await blobs.ensure_bucket(bucket)
+            invoice = make_document(DocumentSpec("invoice", "en", 0, "pdf", "sans", seed=6))
+            await blobs.client.put_object(Bucket=bucket, Key=key, Body=invoice.data)
+
+            class DeletedMeanwhile:
+                """The sandbox, but the original is deleted while it analyses."""
+
+                async def run(self, job):
+                    await blobs.delete(bucket, key)
+                    return await sandbox.run(job)
+
+            enricher = Enricher(settings, blobs, DeletedMeanwhile(), LocalProvider())
+            result = await enricher.process(
+                Job(
+                    uuid.uuid4(),
+                    "org-edge",
+                    bucket,
+                    key,
+                    "invoice.pdf",
+                    "application/pdf",
+                    True,
+                    "attachment.created",
+                )
+            )
+            assert result.thumbnail_path is None and result.preview_path is None
+            assert await derivatives_in_s3(settings, bucket, key) == []
     finally:
         await sandbox.close()

@@ -1,5 +1,5 @@
 """The enrichment worker: attachment.created and attachment.reprocess-requested →
-attachment.enriched.
+attachment.enriched; attachment.deleted → the derivatives deleted too.
 
 Stateless: the result event's id is derived from the triggering event's id, so a
 redelivered message yields the same event and the catalog applies it once; a
@@ -10,6 +10,13 @@ original, so reprocessing overwrites them instead of adding copies.
 New uploads come from a quorum queue; reprocess requests from a classic queue with
 priorities (`x-max-priority` 10), since RabbitMQ's quorum queues have none: the
 message's AMQP priority is the request's priority (1–10).
+
+The derivatives are the enricher's, so it deletes them when their attachment is
+deleted. The catalog announces the deletion before the object is gone, and an
+analysis may be under way meanwhile, so both sides look at the original: the deleted
+handler removes the derivatives only once the original is gone, and an analysis that
+stored derivatives checks the original is still there, removing them if it isn't.
+Whichever comes last sees the original gone, so no derivative outlives it.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from pydantic import ValidationError
 from attache_core import messaging, sniffing
 from attache_core.events import (
     AttachmentCreated,
+    AttachmentDeleted,
     AttachmentEnriched,
     RawEvent,
     ReprocessRequested,
@@ -58,6 +66,9 @@ REPROCESS_QUEUE = QueueSpec(
     prefetch=2,
     max_priority=10,
 )
+DELETED_QUEUE = QueueSpec(name="enricher.attachment-deleted", routing_keys=["attachment.deleted"])
+# How long the deleted handler waits for the original to go before retrying later.
+ORIGINAL_GONE_WITHIN_SECONDS = 5.0
 # Namespace for result ids: uuid5(namespace, trigger id) is stable across redeliveries.
 RESULT_ID_NAMESPACE = uuid.UUID("6f1c8f7e-8a51-4c1e-9d7f-0c3b1a2e5d44")
 THUMBNAIL_SUFFIX = ".thumbnail.webp"
@@ -80,6 +91,11 @@ class Job:
 def derivative_keys(object_key: str) -> tuple[str, str]:
     """(thumbnail, medium) object keys: beside the original, fixed, so reruns overwrite."""
     return object_key + THUMBNAIL_SUFFIX, object_key + MEDIUM_SUFFIX
+
+
+async def delete_derivatives(blobs: BlobStore, bucket: str, object_key: str) -> None:
+    """Delete the derivatives of `object_key` (deleting a missing object is no error)."""
+    await asyncio.gather(*(blobs.delete(bucket, key) for key in derivative_keys(object_key)))
 
 
 def make_provider(settings: EnricherSettings) -> Provider:
@@ -281,6 +297,10 @@ class Enricher:
         await asyncio.gather(
             put(analysis.thumbnail, thumbnail_key), put(analysis.medium, medium_key)
         )
+        if await self.blobs.head(job.bucket, job.object_key) is None:
+            # Deleted while it was analysed: its deleted handler may have run already.
+            await delete_derivatives(self.blobs, job.bucket, job.object_key)
+            return None, None
         return thumbnail_key, medium_key
 
 
@@ -359,6 +379,32 @@ def reprocess_handler(enricher: Enricher, publisher: EventPublisher) -> EventHan
     return _publishing_handler(enricher, publisher, _reprocess_job)
 
 
+class OriginalNotDeletedYet(Exception):
+    """Retried later: the derivatives go once the original has (see the module's doc)."""
+
+
+def deleted_handler(blobs: BlobStore) -> EventHandler:
+    async def handle(event: RawEvent, _message: AbstractIncomingMessage) -> None:
+        try:
+            deleted = AttachmentDeleted.model_validate(event.data)
+        except ValidationError as exc:
+            raise PermanentError(
+                f"invalid attachment.deleted payload: {exc.error_count()} errors"
+            ) from exc
+        # Usually it goes a moment after the event is published; if not, retry later.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ORIGINAL_GONE_WITHIN_SECONDS
+        while await blobs.head(deleted.bucket, deleted.object_key) is not None:
+            if loop.time() > deadline:
+                raise OriginalNotDeletedYet(f"{deleted.object_key} still exists")
+            await asyncio.sleep(0.1)
+        # Idempotent: a redelivery deletes what is already gone.
+        await delete_derivatives(blobs, deleted.bucket, deleted.object_key)
+        log.info("derivatives_deleted", attachment_id=str(deleted.attachment_id))
+
+    return handle
+
+
 async def run(settings: EnricherSettings, stop: asyncio.Event) -> None:
     sandbox = make_sandbox(settings)
     await sandbox.start()
@@ -383,6 +429,12 @@ async def run(settings: EnricherSettings, stop: asyncio.Event) -> None:
                     dataclasses.replace(REPROCESS_QUEUE, prefetch=settings.reprocess_prefetch),
                     settings.events_exchange,
                     reprocess_handler(enricher, publisher),
+                ),
+                messaging.EventConsumer(
+                    connection,
+                    DELETED_QUEUE,
+                    settings.events_exchange,
+                    deleted_handler(blobs),
                 ),
             ]
             for consumer in consumers:

@@ -384,21 +384,17 @@ class ReadPipeline:
         thread.start()
         feeder = asyncio.create_task(self._feed(chunks, head, info, offset))
         try:
-            async with self.ctx.pool.acquire() as conn:
-                batch_table = (
-                    job_store.batch_table(conn) if self.target else contextlib.nullcontext()
-                )
-                async with batch_table:
-                    while True:
-                        item = await self.batches.get()
-                        if isinstance(item, BaseException):
-                            raise item
-                        info.seen_non_ascii = decoder.seen_non_ascii
-                        info.encoding = decoder.encoding
-                        await self._stage(conn, item, info)
-                        if item.final:
-                            await feeder
-                            return info
+            async with job_store.batch_connection(settings.database_url) as conn:
+                while True:
+                    item = await self.batches.get()
+                    if isinstance(item, BaseException):
+                        raise item
+                    info.seen_non_ascii = decoder.seen_non_ascii
+                    info.encoding = decoder.encoding
+                    await self._stage(conn, item, info)
+                    if item.final:
+                        await feeder
+                        return info
         finally:
             await self._stop(feeder, thread)
 

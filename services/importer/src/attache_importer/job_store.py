@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from attache_core.db import init_connection
 from attache_core.events import RawEvent
 
 TERMINAL = ("completed", "completed_with_errors", "failed")
@@ -111,14 +112,21 @@ class Target:
 
 
 @contextlib.asynccontextmanager
-async def batch_table(conn: asyncpg.Connection) -> AsyncIterator[None]:
-    """The connection's temporary table for merge_batch. After an error it stays (empty,
-    with the connection) and is used again."""
-    await conn.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS import_batch ({_ROW_COLUMNS}) ON COMMIT DELETE ROWS"
-    )
-    yield
-    await conn.execute(f"DROP TABLE {BATCH_TABLE}")
+async def batch_connection(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """The reading phase's own connection, for stage_batch and merge_batch: its temporary
+    table and settings end with it."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await init_connection(conn)
+        # A commit lost in a database crash loses its checkpoint with it (the batch is
+        # read again on resume), so the batches needn't wait for the WAL flush.
+        await conn.execute(
+            f"""SET synchronous_commit = off;
+                CREATE TEMP TABLE import_batch ({_ROW_COLUMNS}) ON COMMIT DELETE ROWS"""
+        )
+        yield conn
+    finally:
+        await conn.close()
 
 
 async def ensure_staging(conn: asyncpg.Connection, job_id: uuid.UUID) -> None:
@@ -203,15 +211,12 @@ async def merge_batch(
     fast: bool,
 ) -> dict[str, Any]:
     """Rows merged into customers, their errors and the resume point, in one transaction
-    (inside batch_table); the checkpoint as recorded, with the batch's counts added.
+    (on a batch_connection); the checkpoint as recorded, with the batch's counts added.
 
     `fast` inserts without ON CONFLICT, which spares a probe of the email index per row;
     a duplicate then fails the whole batch (asyncpg.UniqueViolationError, nothing
     written) and the caller runs it again without `fast`."""
     async with conn.transaction():
-        # Losing this commit in a database crash loses its checkpoint with it: the batch
-        # is merged again on resume, so it needn't wait for the WAL flush.
-        await conn.execute("SET LOCAL synchronous_commit = off")
         counts = {"created": 0, "updated": 0, "skipped": 0}
         if rows:
             await conn.copy_records_to_table(
@@ -232,8 +237,14 @@ _INSERT = """
 
 # In file order (ids grow with it, so the id indexes are appended to): the first row of
 # an address goes in, later ones and known addresses are left out.
-INSERT_SKIP = _INSERT + " FROM {source} ORDER BY line {conflict}"
-ON_CONFLICT_SKIP = "ON CONFLICT (org_id, lower(email)) DO NOTHING"
+INSERT_SKIP = (
+    _INSERT
+    + """ FROM {source} ORDER BY line
+    ON CONFLICT (org_id, lower(email)) DO NOTHING"""
+)
+# merge_batch's first try, which fails on any duplicate: no probe before each insert, and
+# no sort (the table is in file order as COPYed, and the order decides nothing here).
+INSERT_ALL = _INSERT + " FROM {source}"
 
 # The first row of each address inserts or updates, unless an earlier batch of this job
 # already did (a later row of the file is a duplicate even across batches).
@@ -337,7 +348,7 @@ async def _merge(
         row = await conn.fetchrow(MERGE_UPDATE.format(source=source), *args, timeout=24 * 3600)
         created, updated = row["created"], row["updated"]
     else:
-        sql = INSERT_SKIP.format(source=source, conflict="" if fast else ON_CONFLICT_SKIP)
+        sql = (INSERT_ALL if fast else INSERT_SKIP).format(source=source)
         status = await conn.execute(sql, *args, timeout=24 * 3600)
         created, updated = int(status.rsplit(" ", 1)[1]), 0
     skipped = rows - created - updated

@@ -193,9 +193,11 @@ def build_checker(
         phone = fields[i_phone].strip() if i_phone is not None else ""
         if phone:
             if digits_only:
-                digits = PHONE_NOISE.sub("", phone)
-                if digits[:1] == "+":
-                    digits = digits[1:]
+                digits = phone
+                if not (phone.isdigit() and phone.isascii()):  # formatted: unformat it
+                    digits = PHONE_NOISE.sub("", phone)
+                    if digits[:1] == "+":
+                        digits = digits[1:]
                 if not (digits.isascii() and digits.isdigit() and 4 <= len(digits) <= 20):
                     errors.append(
                         ("phone", _clip(phone), "phone must be 4 to 20 digits (digits_only)")

@@ -1,6 +1,5 @@
 """python -m attache_importer"""
 
-import os
 import sys
 
 from attache_core.logging import configure_logging
@@ -13,7 +12,7 @@ def main() -> None:
     # The event loop needs the GIL after every round trip to PostgreSQL and S3, and the
     # parser thread holds it in between: at the default 5 ms switch interval, waiting for
     # it took a third of an import's time.
-    sys.setswitchinterval(float(os.environ.get("SWI", "0.0005")))
+    sys.setswitchinterval(0.0005)
     settings = ImporterSettings()
     configure_logging(settings.log_level, settings.log_format)
     run_until_signalled(lambda stop: run(settings, stop))

@@ -213,9 +213,10 @@ async def merge_batch(
     """Rows merged into customers, their errors and the resume point, in one transaction
     (on a batch_connection); the checkpoint as recorded, with the batch's counts added.
 
-    `fast` inserts without ON CONFLICT, which spares a probe of the email index per row;
-    a duplicate then fails the whole batch (asyncpg.UniqueViolationError, nothing
-    written) and the caller runs it again without `fast`."""
+    `fast` inserts (on_duplicate = skip) without ON CONFLICT, which spares a probe of the
+    email index per row; a duplicate then fails the whole batch
+    (asyncpg.UniqueViolationError, nothing written) and the caller runs it again without
+    `fast`."""
     async with conn.transaction():
         counts = {"created": 0, "updated": 0, "skipped": 0}
         if rows:

@@ -86,8 +86,8 @@ def import_handler(ctx: ImportContext, retries: int) -> EventHandler:
             ) from exc
         try:
             status = await run_job(ctx, requested.job_id)
-        except (PermanentError, JobBusy):
-            raise
+        except (PermanentError, JobBusy, job_store.CheckpointMoved):
+            raise  # no such job, or another worker has it: not a failure of the job
         except Exception:
             attempt = int((message.headers or {}).get(RETRY_HEADER, 0))
             if attempt >= retries:

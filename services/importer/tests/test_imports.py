@@ -539,6 +539,27 @@ async def test_a_killed_worker_is_resumed_without_duplicates(
     )
 
 
+async def test_a_worker_behind_the_checkpoint_writes_nothing(stack, org, db, database_url):
+    job_id = await pending_job(db, stack, org, SEED_CSV)
+    target = job_store.Target(org, "skip", job_store.id_prefix())
+    rows = [(2, "Ann", "ann@example.com", None, None, None, None, None, None, None)]
+    errors = [(job_id, 3, "email", "x", "email is not a valid email address", "rejected")]
+    async with job_store.batch_connection(database_url) as conn:
+        await job_store.merge_batch(
+            conn, job_id, target, rows, errors, {"offset": 10}, None, {}, fast=True
+        )
+        # Another worker, resumed from the job's start, does the same batch again.
+        with pytest.raises(job_store.CheckpointMoved):
+            await job_store.merge_batch(
+                conn, job_id, target, rows, errors, {"offset": 10}, None, {}, fast=False
+            )
+    assert len(await customers(db, org)) == 1
+    assert (
+        await db.fetchval("SELECT count(*) FROM catalog.import_errors WHERE job_id = $1", job_id)
+        == 1
+    )
+
+
 async def test_a_later_duplicate_in_another_batch_updates_nothing(stack, org, db, importer_context):
     await db.execute(
         """INSERT INTO catalog.customers (id, org_id, full_name, email)

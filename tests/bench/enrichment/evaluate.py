@@ -1,6 +1,7 @@
 """Accuracy of the enricher's local models on a labelled set of documents.
 
     python -m tests.bench.enrichment.evaluate               # the generated set (manifest.json)
+    python -m tests.bench.enrichment.evaluate --set vendor-styles   # hand-written, vendor_styles.py
     python -m tests.bench.enrichment.evaluate --dir DIR     # your documents: DIR/labels.jsonl
     python -m tests.bench.enrichment.evaluate --write DIR   # write the generated set to DIR
 
@@ -62,6 +63,12 @@ def generated_set() -> list[LabelledDocument]:
             )
         out.append(LabelledDocument(entry["id"], document.data, entry["labels"]))
     return out
+
+
+def vendor_style_set() -> list[LabelledDocument]:
+    from tests.bench.enrichment.vendor_styles import vendor_style_documents
+
+    return [LabelledDocument(n, d, labels) for n, d, labels in vendor_style_documents()]
 
 
 def directory_set(directory: Path) -> list[LabelledDocument]:
@@ -204,6 +211,12 @@ def _expected_calibration_error(pairs: list[tuple[float, bool]], bins: int = 10)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.enrichment.evaluate")
     parser.add_argument("--dir", type=Path, help="a directory with labels.jsonl and the files")
+    parser.add_argument(
+        "--set",
+        choices=("generated", "vendor-styles"),
+        default="generated",
+        help="generated: manifest.json; vendor-styles: hand-written real-world layouts",
+    )
     parser.add_argument("--write", type=Path, help="write the generated set here and stop")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--misses", action="store_true", help="list every wrong field")
@@ -215,7 +228,12 @@ def main(argv: list[str] | None = None) -> int:
                 (args.write / document.name).write_bytes(document.data)
                 labels.write(json.dumps({"file": document.name, **document.labels}) + "\n")
         return 0
-    documents = directory_set(args.dir) if args.dir else generated_set()
+    if args.dir:
+        documents = directory_set(args.dir)
+    elif args.set == "vendor-styles":
+        documents = vendor_style_set()
+    else:
+        documents = generated_set()
     results, elapsed = asyncio.run(analyse_all(documents, args.processes))
     report = score(documents, results)
     report["seconds"] = round(elapsed, 1)

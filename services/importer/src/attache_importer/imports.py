@@ -303,6 +303,9 @@ class ReadPipeline:
         self.checkpoint = checkpoint  # the last one committed
         self.target = target  # None: stage the file, to merge it at the end
         self.blocks: queue.Queue[Block | None] = queue.Queue(maxsize=3)
+        # Set (in the loop) when the parser took a block: the feeder waits for it when the
+        # queue is full rather than polling, which took the GIL from the parser each time.
+        self.room = asyncio.Event()
         self.batches: asyncio.Queue[Batch | BaseException] = asyncio.Queue(maxsize=1)
         self.stopped = threading.Event()
         # The last batch had no duplicate: insert the next one without ON CONFLICT.
@@ -351,8 +354,14 @@ class ReadPipeline:
             head = head[encoding.bom :]
         info.size = await self._size()
         decoder = Decoder(info.encoding, seen_non_ascii=info.seen_non_ascii)
-        parser = RecordParser(self.blocks.get, decoder, info.delimiter, line=line)
         loop = asyncio.get_running_loop()
+
+        def take_block() -> Block | None:
+            block = self.blocks.get()
+            loop.call_soon_threadsafe(self.room.set)
+            return block
+
+        parser = RecordParser(take_block, decoder, info.delimiter, line=line)
 
         def emit(batch: Batch) -> None:
             if self.stopped.is_set():
@@ -427,13 +436,14 @@ class ReadPipeline:
 
     async def _put(self, block: Block | None) -> None:
         while True:
+            self.room.clear()
             try:
                 self.blocks.put_nowait(block)
                 return
             except queue.Full:
                 if self.stopped.is_set():
                     return
-                await asyncio.sleep(0.002)
+                await self.room.wait()
 
     async def _stage(self, conn: asyncpg.Connection, batch: Batch, info: FileInfo) -> None:
         rows = batch.rows

@@ -28,10 +28,10 @@ How:
   cursor encoding (``library._encode_cursor``, checked against the ``nextCursor`` the
   gateway returns while walking the first pages); ``page=N`` OFFSET paging at the same
   depth is measured too, for comparison (fewer requests: each reads half the tenant).
-- EXPLAIN: after the timed part, the SQL the catalog runs for each shape (its page
-  query and the capped count on every list request; the six counts of the smart
-  filters; the three statements of stats) is rebuilt with ``library._where`` and the
-  sort logic of ``library.list_attachments``, checked to return the same rows as the
+- EXPLAIN: after the timed part, the SQL the catalog runs for each shape (the page
+  query and the count ``library.query_page`` runs for a list request, recorded by
+  running it on a connection that keeps its statements; the six counts of the smart
+  filters; the three statements of stats) is checked to return the same rows as the
   gateway did, and run under ``EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)`` as a prepared
   statement after five executions, as the catalog's asyncpg statement cache runs it
   (PostgreSQL may switch to a generic plan from the sixth execution).
@@ -194,29 +194,52 @@ def principal(org: str) -> Principal:
     return Principal(sub="bench-user", org_id=org, roles=frozenset({"admin"}), tier="pro")
 
 
-def list_sql(org: str, params: dict[str, str]) -> dict[str, tuple[str, list[Any]]]:
-    """The page query and the capped count of library.list_attachments for these params."""
-    q = LibraryQuery.parse(params)
-    where = library._where(principal(org), q)
-    expr = library._SORT_EXPRESSIONS[q.sort_by]
-    direction = "DESC" if q.sort_order == "desc" else "ASC"
-    page_where = library._Where(list(where.clauses), list(where.args))
-    offset = 0
-    if q.cursor:
-        value, row_id = library._decode_cursor(q)
-        op = "<" if direction == "DESC" else ">"
-        page_where.add(f"({expr}, id) {op} ({{}}, {{}})", value, row_id)
-    else:
-        offset = (q.page - 1) * q.limit
-    return {
-        "page": (
-            f"SELECT {repo.ATTACHMENT_COLUMNS}, {expr} AS sort_key FROM catalog.attachments"
-            f" WHERE {page_where.sql()} ORDER BY {expr} {direction}, id {direction}"
-            f" LIMIT {q.limit + 1} OFFSET {offset}",
-            page_where.args,
-        ),
-        "count": count_sql(where),
-    }
+class _Recorder:
+    """A connection that keeps the statements run through it, and the settings they ran
+    with (SET LOCAL)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn, self.statements, self.settings = conn, [], []
+
+    def transaction(self) -> Any:
+        return self.conn.transaction()
+
+    async def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("SET LOCAL "):
+            self.settings.append(sql.removeprefix("SET LOCAL "))
+        return await self.conn.execute(sql, *args)
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        self.statements.append((sql, list(args)))
+        return await self.conn.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        self.statements.append((sql, list(args)))
+        return await self.conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        self.statements.append((sql, list(args)))
+        return await self.conn.fetchval(sql, *args)
+
+
+async def list_sql(conn: asyncpg.Connection, org: str, params: dict[str, str]) -> dict[str, Any]:
+    """The statements library.query_page runs for these params: its page query and its
+    count (None when the planner's estimate or the page itself gave the total), and the
+    settings they ran with; the planning-only estimate and the phrase-pair lookup are
+    left out."""
+    recorder = _Recorder(conn)
+    await library.query_page(recorder, principal(org), LibraryQuery.parse(params))  # type: ignore[arg-type]
+    out: dict[str, Any] = {"page": None, "count": None, "settings": recorder.settings}
+    for sql, args in recorder.statements:
+        if sql.startswith("EXPLAIN") or "phrase_pairs" in sql:
+            continue
+        out["page" if "JOIN catalog.attachments USING (id)" in sql else "count"] = (sql, args)
+    return out
+
+
+def actual_count_sql(org: str, params: dict[str, str]) -> tuple[str, list[Any]]:
+    where = library._where(principal(org), LibraryQuery.parse(params))
+    return f"SELECT count(*) FROM catalog.attachments WHERE {where.sql()}", where.args
 
 
 def count_sql(where: Any) -> tuple[str, list[Any]]:
@@ -274,7 +297,8 @@ def _literal(value: Any) -> str:
     if isinstance(value, uuid.UUID):
         return f"'{value}'::uuid"
     if isinstance(value, list):
-        return f"ARRAY[{', '.join(_literal(v) for v in value)}]::text[]" if value else "'{}'"
+        kind = "integer" if value and all(isinstance(v, int) for v in value) else "text"
+        return f"ARRAY[{', '.join(_literal(v) for v in value)}]::{kind}[]" if value else "'{}'"
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -752,6 +776,43 @@ def count_behaviour(shape: Shape) -> dict[str, Any]:
     }
 
 
+def _unpack(statement: tuple[str, list[Any]]) -> list[Any]:
+    return [statement[0], *statement[1]]
+
+
+async def explain_part(
+    conn: asyncpg.Connection,
+    queries: list[dict[str, Any]],
+    part: str,
+    tenant_rows: int,
+    warm: int,
+) -> dict[str, Any]:
+    """EXPLAIN one part ("page" or "count") of the sampled requests: the SQL text the
+    first of them ran, with the arguments of every sample that ran the same text."""
+    ran = [q for q in queries if q[part] is not None]
+    if not ran:
+        return {
+            "not_run": "the total came from the planner's estimate or the page itself",
+            "scans_whole_tenant": False,
+            "rows_examined": 0,
+        }
+    sql, settings = ran[0][part][0], ran[0]["settings"]
+    for setting in settings:
+        await conn.execute(f"SET {setting}")
+    try:
+        explained = await explain_prepared(
+            conn,
+            sql,
+            [q[part][1] for q in ran if q[part][0] == sql],
+            tenant_rows,
+            warm=warm,
+        )
+    finally:
+        for setting in settings:
+            await conn.execute(f"RESET {setting.split(' ')[0]}")
+    return {**explained, "settings": settings}
+
+
 async def explain_shapes(
     dsn: str, shapes: list[Shape], offset_shape: Shape, tenant_rows: dict[str, int]
 ) -> dict[str, Any]:
@@ -770,47 +831,34 @@ async def explain_shapes(
             picks = sorted({*list(range(0, len(shape.pages), step))[: wanted - 1], slowest})
             measured_params = [shape.params[i] for i in shape.measured_index]
             samples = [measured_params[i] for i in picks]
+            queries = [await list_sql(conn, BIG_ORG, p) for p in samples]
             # The SQL must be what the catalog ran: same rows as the gateway answered.
             same_rows = True
-            for i in picks:
-                sql, args = list_sql(BIG_ORG, measured_params[i])["page"]
+            for i, q in zip(picks, queries, strict=True):
+                sql, args = q["page"]  # type: ignore[misc]
                 ids = [str(r["id"]) for r in await conn.fetch(sql, *args)]
                 same_rows &= ids[: len(shape.first_ids[i])] == shape.first_ids[i]
-            queries = [list_sql(BIG_ORG, p) for p in samples]
             entry: dict[str, Any] = {"sql_returns_the_gateways_rows": same_rows}
+            warm = 0 if offset else 5
             for part in ("page", "count"):
-                sql = queries[0][part][0]
-                groups: dict[str, list[list[Any]]] = {}
-                for q in queries:  # one SQL text per shape; args vary
-                    groups.setdefault(q[part][0], []).append(q[part][1])
-                entry[part] = await explain_prepared(
-                    conn, sql, groups[sql], tenant_rows[BIG_ORG], warm=0 if offset else 5
-                )
+                entry[part] = await explain_part(conn, queries, part, tenant_rows[BIG_ORG], warm)
             # What the same shape costs in the small organisation (tenant isolation).
-            small = list_sql(SMALL_ORG, samples[0])
+            small = [await list_sql(conn, SMALL_ORG, samples[0])]
             entry["small_org"] = {
                 part: {
                     k: v
                     for k, v in (
-                        await explain_prepared(
-                            conn,
-                            small[part][0],
-                            [small[part][1]],
-                            tenant_rows[SMALL_ORG],
-                            warm=0 if offset else 5,
-                        )
+                        await explain_part(conn, small, part, tenant_rows[SMALL_ORG], warm)
                     ).items()
-                    if k in ("plan", "rows_examined", "scans_whole_tenant", "execution_ms")
+                    if k
+                    in ("plan", "rows_examined", "scans_whole_tenant", "execution_ms", "not_run")
                 }
                 for part in ("page", "count")
             }
-            # The real totals behind the capped counts of the sampled requests.
+            # The real totals behind the reported ones.
             actual = []
-            for i, q in zip(picks, queries, strict=True):
-                count, args = q["count"]
-                real = await conn.fetchval(
-                    count.replace(f" LIMIT {library.EXACT_COUNT_LIMIT + 1}) s", ") s"), *args
-                )
+            for i, params in zip(picks, samples, strict=True):
+                real = await conn.fetchval(*_unpack(actual_count_sql(BIG_ORG, params)))
                 page = shape.pages[i]
                 actual.append(
                     {

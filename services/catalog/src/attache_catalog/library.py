@@ -40,6 +40,13 @@ class QuotaExceeded(AttacheError):
 # Totals are exact up to here; beyond, the planner's estimate (counting a million rows
 # for every page would cost more than the page).
 EXACT_COUNT_LIMIT = 10_000
+# A phrase search's total is exact up to here: each match counted is a table read (the
+# word order is checked there), and a phrase of common words has thousands.
+PHRASE_EXACT_COUNT_LIMIT = 1_000
+# What a search matches (filename, sender, subject, key terms, metadata: migration 007).
+_SEARCH_MATCH = "search_vector @@ websearch_to_tsquery('simple', {})"
+# What migration 011's phrase index is built on.
+_PHRASE_KEYS = "catalog.phrase_keys(org_id, sort_date, search_vector)"
 
 _SORT_EXPRESSIONS = {
     "date": "sort_date",
@@ -63,12 +70,12 @@ class _Where:
     clauses: list[str] = field(default_factory=list)
     args: list[Any] = field(default_factory=list)
 
+    def placeholder(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
     def add(self, clause: str, *values: Any) -> None:
-        placeholders = []
-        for value in values:
-            self.args.append(value)
-            placeholders.append(f"${len(self.args)}")
-        self.clauses.append(clause.format(*placeholders))
+        self.clauses.append(clause.format(*(self.placeholder(v) for v in values)))
 
     def sql(self) -> str:
         return " AND ".join(self.clauses)
@@ -85,7 +92,7 @@ def _where(principal: Principal, q: LibraryQuery) -> _Where:
     if q.customer_id is not None:
         w.add("customer_id = {}", q.customer_id)
     if q.search:
-        w.add("search_vector @@ websearch_to_tsquery('simple', {})", q.search)
+        w.add(_SEARCH_MATCH, q.search)
     if q.file_types:
         w.add("file_extension = ANY({}::text[])", q.file_types)
     if q.file_categories:
@@ -180,45 +187,9 @@ async def count_matching(conn: asyncpg.Connection, where: _Where) -> tuple[int, 
 async def list_attachments(
     pool: asyncpg.Pool, principal: Principal, q: LibraryQuery
 ) -> LibraryPage:
-    where = _where(principal, q)
-    expr = _SORT_EXPRESSIONS[q.sort_by]
-    direction = "DESC" if q.sort_order == "desc" else "ASC"
-    page_where = _Where(list(where.clauses), list(where.args))
-    offset = 0
-    if q.cursor:
-        value, row_id = _decode_cursor(q)
-        op = "<" if direction == "DESC" else ">"
-        page_where.add(f"({expr}, id) {op} ({{}}, {{}})", value, row_id)
-    else:
-        offset = (q.page - 1) * q.limit
-    select = f"SELECT {repo.ATTACHMENT_COLUMNS}, {expr} AS sort_key FROM catalog.attachments"
-    page = f"LIMIT {q.limit + 1} OFFSET {offset}"
     async with pool.acquire() as conn:
-        counted: tuple[int, bool] | None = None
-        if q.search:
-            counted = await count_matching(conn, where)
-        if counted is not None and not counted[1]:
-            # Few matches: take them from the search index and sort them, rather than
-            # walk a sort index past every row that doesn't match (a rare phrase would
-            # otherwise read the whole tenant before giving up).
-            rows = await conn.fetch(
-                f"WITH matches AS MATERIALIZED ({select} WHERE {page_where.sql()})"
-                f" SELECT * FROM matches ORDER BY sort_key {direction}, id {direction} {page}",
-                *page_where.args,
-            )
-        else:
-            rows = await conn.fetch(
-                f"{select} WHERE {page_where.sql()} ORDER BY {expr} {direction}, id {direction}"
-                f" {page}",
-                *page_where.args,
-            )
-        has_more = len(rows) > q.limit
-        if counted is not None:
-            total, estimated = counted
-        elif q.page == 1 and not q.cursor and not has_more:
-            total, estimated = len(rows), False  # the whole result is on this page
-        else:
-            total, estimated = await count_matching(conn, where)
+        rows, total, estimated = await query_page(conn, principal, q)
+    has_more = len(rows) > q.limit
     rows = rows[: q.limit]
     next_cursor = _encode_cursor(q, rows[-1]["sort_key"], rows[-1]["id"]) if has_more else None
     return LibraryPage(
@@ -234,6 +205,176 @@ async def list_attachments(
         ),
         filters=q.applied_filters(),
     )
+
+
+async def query_page(
+    conn: asyncpg.Connection, principal: Principal, q: LibraryQuery
+) -> tuple[list[asyncpg.Record], int, bool]:
+    """The page's rows (up to limit + 1: one more tells that more follow), the total and
+    whether the total is an estimate."""
+    offset = 0 if q.cursor else (q.page - 1) * q.limit
+    if q.search and q.sort_by == "date":
+        pairs = await conn.fetchval(
+            "SELECT catalog.phrase_pairs(websearch_to_tsquery('simple', $1))", q.search
+        )
+        if pairs:
+            return await _phrase_page(conn, principal, q, pairs, offset)
+    where = _where(principal, q)
+    expr = _SORT_EXPRESSIONS[q.sort_by]
+    direction = "DESC" if q.sort_order == "desc" else "ASC"
+    page_where = _Where(list(where.clauses), list(where.args))
+    if q.cursor:
+        value, row_id = _decode_cursor(q)
+        op = "<" if direction == "DESC" else ">"
+        page_where.add(f"({expr}, id) {op} ({{}}, {{}})", value, row_id)
+    page = f"ORDER BY sort_key {direction}, id {direction} LIMIT {q.limit + 1} OFFSET {offset}"
+    counted: tuple[int, bool] | None = None
+    if q.search:
+        counted = await count_matching(conn, where)
+    matches = f"SELECT id, {expr} AS sort_key FROM catalog.attachments WHERE {page_where.sql()}"
+    if counted is not None and not counted[1]:
+        # Few matches: take them from the search index and sort them, rather than walk a
+        # sort index past every row that doesn't match (a rare phrase would otherwise
+        # read the whole tenant before giving up).
+        ids = f"WITH matches AS MATERIALIZED ({matches}) SELECT * FROM matches {page}"
+    else:
+        ids = f"{matches} {page}"
+    rows = await _rows(conn, ids, page_where.args, direction)
+    if counted is not None:
+        return rows, *counted
+    if q.page == 1 and not q.cursor and len(rows) <= q.limit:
+        return rows, len(rows), False  # the whole result is on this page
+    return rows, *await count_matching(conn, where)
+
+
+async def _rows(
+    conn: asyncpg.Connection, ids: str, args: list[Any], direction: str
+) -> list[asyncpg.Record]:
+    """The rows of a page whose ids and sort keys `ids` selects. Ids first: filters on
+    columns a sort index carries (migration 011) are checked in the index, and only the
+    page's rows are read from the table."""
+    return await conn.fetch(
+        f"SELECT {repo.ATTACHMENT_COLUMNS}, p.sort_key FROM ({ids}) p"
+        f" JOIN catalog.attachments USING (id) ORDER BY p.sort_key {direction}, id {direction}",
+        *args,
+    )
+
+
+# Migration 011's month-by-month phrase search (see _phrase_page): one row per month read,
+# from the end of the tenant's date range the page starts at, while the months read don't
+# hold the page or the total is undecided; the last row tells how far it went. A month
+# before a cursor is read only while the total is undecided ("read").
+_PHRASE_SCAN = """
+WITH RECURSIVE bounds AS (
+  SELECT catalog.month_number(min(sort_date)) AS first_month,
+         catalog.month_number(max(sort_date)) AS last_month,
+         coalesce((SELECT count FROM catalog.attachment_rollups
+                   WHERE org_id = {org} AND dimension = 'total' AND value = ''), 0) AS tenant_rows
+  FROM catalog.attachments WHERE org_id = {org} AND deleted_at IS NULL
+), scan AS (
+  SELECT {start} - {step} AS month, 0::bigint AS found, 0::bigint AS after, 0::bigint AS seen,
+         true AS all_read
+  FROM bounds
+  UNION ALL
+  SELECT {month}, s.found + c.found, s.after + c.after,
+         s.seen + CASE WHEN k.read THEN coalesce(r.count, 0) ELSE 0 END, s.all_read AND k.read
+  FROM scan s CROSS JOIN bounds b
+  CROSS JOIN LATERAL (SELECT NOT ({decided} AND {month} {before} {cursor_month}) AS read) k
+  CROSS JOIN LATERAL (
+    SELECT count(*) AS found, count(*) FILTER (WHERE {after}) AS after
+    FROM (SELECT sort_date, id, search_vector FROM catalog.attachments
+          WHERE k.read AND {where}
+            AND {keys} @@ catalog.phrase_query({org}, ARRAY[{month}], {pairs})
+          OFFSET 0) candidates
+    WHERE {phrase}
+  ) c
+  LEFT JOIN catalog.attachment_rollups r
+    ON r.org_id = {org} AND r.dimension = 'month'
+       AND r.value = to_char(make_date({month} / 12, {month} % 12 + 1, 1), 'YYYY-MM')
+  WHERE {month} BETWEEN b.first_month AND b.last_month AND NOT (s.after >= {need} AND {decided})
+)
+SELECT s.month, s.found, s.seen, b.tenant_rows,
+       coalesce(s.month = b.{end}, true) AND s.all_read AS complete,
+       {nearest}(b.{start}, {cursor_month}) AS page_month
+FROM scan s CROSS JOIN bounds b ORDER BY s.month {last_first} LIMIT 1"""
+
+
+async def _phrase_page(
+    conn: asyncpg.Connection,
+    principal: Principal,
+    q: LibraryQuery,
+    pairs: list[str],
+    offset: int,
+) -> tuple[list[asyncpg.Record], int, bool]:
+    """A phrase search sorted by date, read month by month with the phrase keys of
+    migration 011 (_PHRASE_SCAN). It stops once the months read hold the page and the
+    total is known: every month read (exact), or more than PHRASE_EXACT_COUNT_LIMIT
+    matches found or extrapolated from the months read (an estimate).
+
+    The phrase itself is checked on the candidates of the phrase keys (OFFSET 0 and
+    MATERIALIZED keep it there): offered as an index condition, it could lead the planner
+    to the search index, whose common words are what this path avoids."""
+    desc = q.sort_order == "desc"
+    step, direction = (-1, "DESC") if desc else (1, "ASC")
+    w = _where(principal, q.model_copy(update={"search": None}))
+    phrase = _SEARCH_MATCH.format(w.placeholder(q.search))
+    after = "true"  # the cursor's condition
+    cursor_month = 2**31 - 1 if desc else -(2**31)  # no month is before it
+    if q.cursor:
+        value, row_id = _decode_cursor(q)
+        op = "<" if desc else ">"
+        after = f"(sort_date, id) {op} ({w.placeholder(value)}, {w.placeholder(row_id)})"
+        cursor_month = _month_number(value)
+    org, pairs_arg = w.placeholder(principal.org_id), w.placeholder(pairs)
+    scan = _Where(w.clauses, list(w.args))  # what only the scan needs
+    cap = scan.placeholder(PHRASE_EXACT_COUNT_LIMIT)
+    sql = _PHRASE_SCAN.format(
+        org=org,
+        pairs=pairs_arg,
+        where=w.sql(),
+        phrase=phrase,
+        after=after,
+        keys=_PHRASE_KEYS,
+        step=step,
+        month=f"(s.month + {step})",
+        start="last_month" if desc else "first_month",
+        end="first_month" if desc else "last_month",
+        before=">" if desc else "<",
+        cursor_month=scan.placeholder(cursor_month),
+        need=scan.placeholder(offset + q.limit + 1),
+        decided=f"(s.found > {cap} OR s.found * b.tenant_rows > {cap} * s.seen)",
+        nearest="least" if desc else "greatest",
+        last_first="ASC" if desc else "DESC",
+    )
+    async with conn.transaction():
+        # The planner can't know a month's query before running it and guesses thousands
+        # of rows for each of ten months: enough for JIT compilation, which would take far
+        # longer than the scan.
+        await conn.execute("SET LOCAL jit = off")
+        state = await conn.fetchrow(sql, *scan.args)
+        found = state["found"]
+        if state["complete"]:
+            total, estimated = found, False
+        else:
+            total = max(found, round(found * state["tenant_rows"] / max(state["seen"], 1)))
+            estimated = True
+        if not found:
+            return [], total, estimated
+        # The page's rows are in the months from the page's start to the last month read.
+        months = w.placeholder(list(range(state["page_month"], state["month"] + step, step)))
+        ids = f"""WITH candidates AS MATERIALIZED (
+                    SELECT id, sort_date AS sort_key, search_vector FROM catalog.attachments
+                    WHERE {w.sql()} AND {after} AND {_PHRASE_KEYS}
+                          @@ catalog.phrase_query({org}, {months}::integer[], {pairs_arg}))
+                  SELECT id, sort_key FROM candidates WHERE {phrase} ORDER BY sort_key {direction},
+                    id {direction} LIMIT {q.limit + 1} OFFSET {offset}"""
+        return await _rows(conn, ids, w.args, direction), total, estimated
+
+
+def _month_number(value: datetime) -> int:
+    """catalog.month_number: months since year 0, in UTC."""
+    utc = value.astimezone(UTC)
+    return utc.year * 12 + utc.month - 1
 
 
 def to_library_attachment(row: asyncpg.Record) -> LibraryAttachment:

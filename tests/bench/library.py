@@ -205,8 +205,9 @@ class _Recorder:
         return self.conn.transaction()
 
     async def execute(self, sql: str, *args: Any) -> Any:
-        if sql.startswith("SET LOCAL "):
-            self.settings.append(sql.removeprefix("SET LOCAL "))
+        for statement in sql.split(";"):
+            if statement.strip().startswith("SET LOCAL "):
+                self.settings.append(statement.strip().removeprefix("SET LOCAL "))
         return await self.conn.execute(sql, *args)
 
     async def fetch(self, sql: str, *args: Any) -> Any:

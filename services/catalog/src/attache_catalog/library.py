@@ -282,11 +282,11 @@ WITH RECURSIVE bounds AS (
   CROSS JOIN LATERAL (SELECT NOT ({decided} AND {month} {before} {cursor_month}) AS read) k
   CROSS JOIN LATERAL (
     SELECT count(*) AS found, count(*) FILTER (WHERE {after}) AS after
-    FROM (SELECT sort_date, id, search_vector FROM catalog.attachments
-          WHERE k.read AND {where}
+    FROM (SELECT * FROM catalog.attachments
+          WHERE k.read AND deleted_at IS NULL
             AND {keys} @@ catalog.phrase_query({org}, ARRAY[{month}], {pairs})
           OFFSET 0) candidates
-    WHERE {phrase}
+    WHERE {where} AND {phrase}
   ) c
   LEFT JOIN catalog.attachment_rollups r
     ON r.org_id = {org} AND r.dimension = 'month'
@@ -311,9 +311,10 @@ async def _phrase_page(
     total is known: every month read (exact), or more than PHRASE_EXACT_COUNT_LIMIT
     matches found or extrapolated from the months read (an estimate).
 
-    The phrase itself is checked on the candidates of the phrase keys (OFFSET 0 and
-    MATERIALIZED keep it there): offered as an index condition, it could lead the planner
-    to the search index, whose common words are what this path avoids."""
+    The phrase and the filters are checked on the candidates of the phrase keys (OFFSET 0
+    and MATERIALIZED keep them there): offered as index conditions, they could lead the
+    planner to the search index, whose common words are what this path avoids, or to AND
+    in a bitmap of the whole tenant (a generic plan does, for org_id = $n)."""
     desc = q.sort_order == "desc"
     step, direction = (-1, "DESC") if desc else (1, "ASC")
     w = _where(principal, q.model_copy(update={"search": None}))
@@ -348,9 +349,9 @@ async def _phrase_page(
     )
     async with conn.transaction():
         # The planner can't know a month's query before running it and guesses thousands
-        # of rows for each of ten months: enough for JIT compilation, which would take far
-        # longer than the scan.
-        await conn.execute("SET LOCAL jit = off")
+        # of rows each (and for each of ten months, in the scan): enough for JIT compilation
+        # and parallel workers, which take far longer to start than the query.
+        await conn.execute("SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0")
         state = await conn.fetchrow(sql, *scan.args)
         found = state["found"]
         if state["complete"]:
@@ -363,11 +364,12 @@ async def _phrase_page(
         # The page's rows are in the months from the page's start to the last month read.
         months = w.placeholder(list(range(state["page_month"], state["month"] + step, step)))
         ids = f"""WITH candidates AS MATERIALIZED (
-                    SELECT id, sort_date AS sort_key, search_vector FROM catalog.attachments
-                    WHERE {w.sql()} AND {after} AND {_PHRASE_KEYS}
-                          @@ catalog.phrase_query({org}, {months}::integer[], {pairs_arg}))
-                  SELECT id, sort_key FROM candidates WHERE {phrase} ORDER BY sort_key {direction},
-                    id {direction} LIMIT {q.limit + 1} OFFSET {offset}"""
+                    SELECT * FROM catalog.attachments WHERE deleted_at IS NULL AND {_PHRASE_KEYS}
+                      @@ catalog.phrase_query({org}, {months}::integer[], {pairs_arg}))
+                  SELECT id, sort_date AS sort_key FROM candidates
+                  WHERE {w.sql()} AND {after} AND {phrase}
+                  ORDER BY sort_key {direction}, id {direction}
+                  LIMIT {q.limit + 1} OFFSET {offset}"""
         return await _rows(conn, ids, w.args, direction), total, estimated
 
 

@@ -29,10 +29,10 @@ How:
   gateway returns while walking the first pages); ``page=N`` OFFSET paging at the same
   depth is measured too, for comparison (fewer requests: each reads half the tenant).
 - EXPLAIN: after the timed part, the SQL the catalog runs for each shape (the page
-  query and the count ``library.query_page`` runs for a list request, recorded by
-  running it on a connection that keeps its statements; the six counts of the smart
-  filters; the three statements of stats) is checked to return the same rows as the
-  gateway did, and run under ``EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)`` as a prepared
+  query and the count ``library.query_page`` runs for a list request, and the exact
+  counts ``library.count_matching`` runs for the six smart filters, each recorded by
+  running it on a connection that keeps its statements; the three statements of stats)
+  is checked to return the same rows as the gateway did, and run under ``EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)`` as a prepared
   statement after five executions, as the catalog's asyncpg statement cache runs it
   (PostgreSQL may switch to a generic plan from the sixth execution).
   ``scans_whole_tenant`` is true for a Seq Scan on catalog.attachments or when the
@@ -243,20 +243,16 @@ def actual_count_sql(org: str, params: dict[str, str]) -> tuple[str, list[Any]]:
     return f"SELECT count(*) FROM catalog.attachments WHERE {where.sql()}", where.args
 
 
-def count_sql(where: Any) -> tuple[str, list[Any]]:
-    """library.count_matching's exact part (its estimate is an EXPLAIN: planning only)."""
-    return (
-        f"SELECT count(*) FROM (SELECT 1 FROM catalog.attachments WHERE {where.sql()}"
-        f" LIMIT {library.EXACT_COUNT_LIMIT + 1}) s",
-        where.args,
-    )
-
-
-def smart_filter_sql(org: str) -> dict[str, tuple[str, list[Any]]]:
+async def smart_filter_sql(conn: asyncpg.Connection, org: str) -> dict[str, dict[str, Any]]:
+    """The exact count library.count_matching runs for each smart filter (None when the
+    planner's estimate is the answer), in list_sql's form."""
     out = {}
     for definition in library.smart_filter_definitions(datetime.now(UTC).date()):
+        recorder = _Recorder(conn)
         where = library._where(principal(org), LibraryQuery.parse(definition["params"]))
-        out[definition["id"]] = count_sql(where)
+        await library.count_matching(recorder, where)  # type: ignore[arg-type]
+        ran = [s for s in recorder.statements if not s[0].startswith("EXPLAIN")]
+        out[definition["id"]] = {"count": ran[0] if ran else None, "settings": []}
     return out
 
 
@@ -872,12 +868,12 @@ async def explain_shapes(
             out[shape.key] = entry
             progress(f"  explained {shape.key}")
         smart = {}
-        for name, (sql, args) in smart_filter_sql(BIG_ORG).items():
-            smart[name] = await explain_prepared(conn, sql, [args], tenant_rows[BIG_ORG])
+        for name, query in (await smart_filter_sql(conn, BIG_ORG)).items():
+            smart[name] = await explain_part(conn, [query], "count", tenant_rows[BIG_ORG], 5)
         out["f_smart_filters"] = {
             "counts": smart,
             "scans_whole_tenant": any(s["scans_whole_tenant"] for s in smart.values()),
-            "execution_ms_sum": round(sum(s["execution_ms"] for s in smart.values()), 2),
+            "execution_ms_sum": round(sum(s.get("execution_ms", 0) for s in smart.values()), 2),
         }
         stats = {}
         for name, (sql, args) in stats_sql(BIG_ORG).items():

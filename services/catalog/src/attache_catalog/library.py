@@ -3,8 +3,9 @@ detail; access counting; statistics; smart filters.
 
 One query builder serves the list, its count and the smart filters, so a smart
 filter's params always reproduce its count. Every query starts with the tenant and
-the live-row predicate, which every index of migration 007 leads with: no page
-query reads another tenant's rows or scans the whole tenant.
+the live-row predicate, which every index of migrations 007 and 011 leads with (the
+phrase index: in each key): no page query reads another tenant's rows or scans the
+whole tenant.
 """
 
 from __future__ import annotations
@@ -327,7 +328,7 @@ async def _phrase_page(
         after = f"(sort_date, id) {op} ({w.placeholder(value)}, {w.placeholder(row_id)})"
         cursor_month = _month_number(value)
     org, pairs_arg = w.placeholder(principal.org_id), w.placeholder(pairs)
-    scan = _Where(w.clauses, list(w.args))  # what only the scan needs
+    scan = _Where([], list(w.args))  # and what only the scan needs
     cap = scan.placeholder(PHRASE_EXACT_COUNT_LIMIT)
     sql = _PHRASE_SCAN.format(
         org=org,

@@ -2,7 +2,9 @@
 --
 -- 1. Lists with filters: the size-sort and document-type indexes carry the columns the
 --    common filters and the visibility rule read, so a page's ids and a capped count are
---    found by index-only scans instead of one table visit per row examined.
+--    found by index-only scans instead of one table visit per row examined. (Not the size
+--    in the type index: a generic plan then sorts a whole type's rows by size rather than
+--    walk the size index.)
 
 DROP INDEX catalog.attachments_lib_size;
 CREATE INDEX attachments_lib_size ON catalog.attachments (org_id, size_bytes DESC, id DESC)
@@ -12,7 +14,7 @@ CREATE INDEX attachments_lib_size ON catalog.attachments (org_id, size_bytes DES
 DROP INDEX catalog.attachments_lib_doctype_date;
 CREATE INDEX attachments_lib_doctype_date
     ON catalog.attachments (org_id, document_type, sort_date DESC, id DESC)
-    INCLUDE (file_category, file_extension, size_bytes, ai_processed, expires_at)
+    INCLUDE (file_category, file_extension, ai_processed, expires_at)
     WHERE deleted_at IS NULL;
 
 -- 2. Phrase search. The search index can't check word order, and its posting lists of

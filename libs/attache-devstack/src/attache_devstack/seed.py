@@ -3,7 +3,8 @@
 Realistic distributions — a few hundred senders with a long tail, the seed's document
 types, sizes spread over six orders of magnitude, three years of dates, and AI fields
 (document types, invoice/receipt/contract metadata, key terms) on most rows — written
-with COPY in batches, so a million rows load in a minute or two. Rows go straight into
+with COPY in batches, so a million rows load in about five minutes (2 cores; most of it is
+maintaining the search and phrase indexes). Rows go straight into
 catalog.attachments (objects are not created in S3: this feeds the list, search,
 filters and statistics, not downloads).
 """

@@ -512,8 +512,8 @@ async def test_a_killed_worker_is_resumed_without_duplicates(
 
         return run
 
-    for name in ("stage_batch", "merge_batch"):
-        monkeypatch.setattr(job_store, name, then_die(getattr(job_store, name), "reading", 5))
+    # The fifth batch's transaction dies before its commit.
+    monkeypatch.setattr(job_store, "record_batch", then_die(job_store.record_batch, "reading", 5))
     monkeypatch.setattr(job_store, "merge_staged", then_die(job_store.merge_staged, "merging", 1))
     with pytest.raises(Killed):
         await worker.run_job(importer_context, job_id)
@@ -539,20 +539,97 @@ async def test_a_killed_worker_is_resumed_without_duplicates(
     )
 
 
+# ---- batches merged two at a time -------------------------------------------------------------
+# importer_context cuts batches of 100 rows; two batches' transactions run at once.
+
+
+async def test_duplicates_across_batches_in_flight_together(stack, org, db, importer_context):
+    assert importer_context.settings.import_concurrent_batches == 2
+    # Past the first 64 KiB (one batch), batches are cut every 100-odd rows: duplicates
+    # 30 to 150 rows after their first line are in the same batch, the next one (which
+    # may be running at the same time) or the one after.
+    emails = [f"p{i}@example.com" for i in range(4000)]
+    pairs = [(2600 + 200 * k, 2600 + 200 * k + d) for k, d in enumerate((30, 60, 90, 120, 150))]
+    for first, later in pairs:
+        emails[later] = emails[first].upper()
+    rows = "".join(f"Person {i},{email}\n" for i, email in enumerate(emails))
+    job_id = await pending_job(db, stack, org, ("full_name,email\n" + rows).encode())
+    assert await worker.run_job(importer_context, job_id) == "completed"
+    final = await db.fetchrow("SELECT * FROM catalog.background_jobs WHERE id = $1", job_id)
+    assert (final["created_rows"], final["skipped_rows"]) == (3995, 5)
+    assert [(e["line"], e["reason"]) for e in final["error_log"]] == [
+        (later + 2, f"Duplicate email in the file (first on line {first + 2})")
+        for first, later in pairs
+    ]
+    names = {r["email"].lower(): r["full_name"] for r in await customers(db, org)}
+    assert len(names) == 3995
+    assert [names[emails[first]] for first, _ in pairs] == [f"Person {f}" for f, _ in pairs]
+
+
+async def test_batches_that_deadlock_are_merged_again_one_at_a_time(
+    stack, org, db, importer_context, monkeypatch
+):
+    # Python lowercases "İ" to "i̇", PostgreSQL (whose index decides) to "i": the reader
+    # sees two addresses and lets their batches run together. Pairs 60 rows apart, so
+    # that some pair straddles two batches (of at least 100 rows, cut where a read of
+    # S3 ended); for the first such pair the later batch is made to insert its "İ…"
+    # first, then the earlier batch's "i…" waits for it while the later one waits for
+    # the earlier to commit: PostgreSQL breaks the deadlock, the importer reads on from
+    # the last commit one batch at a time.
+    rows = [f"Person {i},p{i}@example.com" for i in range(4000)]
+    pairs = [(2600 + 70 * k, 2660 + 70 * k) for k in range(20)]
+    for k, (first, second) in enumerate(pairs):
+        rows[first] = f"First {k},i{k}x@example.com"
+        rows[second] = f"Second {k},İ{k}x@example.com"
+    job_id = await pending_job(db, stack, org, ("full_name,email\n" + "\n".join(rows)).encode())
+    merged: dict[str, asyncio.Event] = {}  # "İ…" addresses, set once merged
+    merges: list[int] = []
+    armed = True
+    real_merge_rows = job_store.merge_rows
+
+    async def merge_rows(conn, job_id, target, rows, *, fast):
+        nonlocal armed
+        merges.append(rows[0][0])
+        emails = {row[2] for row in rows}
+        for k in range(len(pairs)):
+            first, second = f"i{k}x@example.com", f"İ{k}x@example.com"
+            if armed and first in emails and second not in emails:
+                armed = False
+                await asyncio.wait_for(merged.setdefault(second, asyncio.Event()).wait(), 30)
+        counts = await real_merge_rows(conn, job_id, target, rows, fast=fast)
+        for email in emails:
+            merged.setdefault(email, asyncio.Event()).set()
+        return counts
+
+    monkeypatch.setattr(job_store, "merge_rows", merge_rows)
+    assert await worker.run_job(importer_context, job_id) == "completed"
+    assert not armed and len(merges) > len(set(merges))  # a batch was merged again
+    final = await db.fetchrow("SELECT * FROM catalog.background_jobs WHERE id = $1", job_id)
+    assert (final["created_rows"], final["skipped_rows"]) == (3980, 20)
+    assert [(e["line"], e["reason"]) for e in final["error_log"]] == [
+        (second + 2, f"Duplicate email in the file (first on line {first + 2})")
+        for first, second in pairs
+    ]
+    names = {r["email"]: r["full_name"] for r in await customers(db, org)}
+    assert [names.get(f"i{k}x@example.com") for k in range(20)] == [f"First {k}" for k in range(20)]
+
+
 async def test_a_worker_behind_the_checkpoint_writes_nothing(stack, org, db, database_url):
     job_id = await pending_job(db, stack, org, SEED_CSV)
     target = job_store.Target(org, "skip", job_store.id_prefix())
     rows = [(2, "Ann", "ann@example.com", None, None, None, None, None, None, None)]
     errors = [(job_id, 3, "email", "x", "email is not a valid email address", "rejected")]
+
+    async def batch(fast: bool) -> None:
+        async with conn.transaction():
+            await job_store.merge_rows(conn, job_id, target, rows, fast=fast)
+            await job_store.record_batch(conn, job_id, errors, {"offset": 10}, None, {})
+
     async with job_store.batch_connection(database_url) as conn:
-        await job_store.merge_batch(
-            conn, job_id, target, rows, errors, {"offset": 10}, None, {}, fast=True
-        )
+        await batch(fast=True)
         # Another worker, resumed from the job's start, does the same batch again.
         with pytest.raises(job_store.CheckpointMoved):
-            await job_store.merge_batch(
-                conn, job_id, target, rows, errors, {"offset": 10}, None, {}, fast=False
-            )
+            await batch(fast=False)
     assert len(await customers(db, org)) == 1
     assert (
         await db.fetchval("SELECT count(*) FROM catalog.import_errors WHERE job_id = $1", job_id)

@@ -104,6 +104,9 @@ class Batch:
     total: int  # records read so far (valid + failed), whole file
     failed: int
     final: bool = False
+    # The rows' addresses, lowercased: a batch that shares one with the batch before it
+    # starts only once that one has committed (the earlier row must go in first).
+    emails: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -156,8 +159,10 @@ class RowSink:
         total: int,
         failed: int,
         max_columns: int,
+        collect_emails: bool,
     ) -> None:
         self.job = job
+        self.collect_emails = collect_emails
         self.parser = parser
         self.info = info
         self.emit = emit
@@ -228,6 +233,8 @@ class RowSink:
 
     def _emit(self, offset: int, line: int, *, final: bool) -> None:
         batch = Batch(self.rows, self.errors, offset, line, self.total, self.failed, final)
+        if self.collect_emails:
+            batch.emails = frozenset([row[2].lower() for row in self.rows])
         self.rows, self.errors = [], []
         self.last_emit = time.monotonic()
         self.emit(batch)
@@ -296,12 +303,17 @@ class ReadPipeline:
         progress: Progress,
         checkpoint: dict[str, Any],
         target: job_store.Target | None,
+        concurrent_batches: int,
     ) -> None:
         self.ctx = ctx
         self.job = job
         self.progress = progress
         self.checkpoint = checkpoint  # the last one committed
         self.target = target  # None: stage the file, to merge it at the end
+        self.concurrent_batches = concurrent_batches
+        self.lanes: asyncio.Queue[asyncpg.Connection] = asyncio.Queue()  # the idle ones
+        self.last: BatchRun | None = None  # the batch dispatched last
+        self.running: set[asyncio.Task] = set()
         self.blocks: queue.Queue[Block | None] = queue.Queue(maxsize=3)
         # Set (in the loop) when the parser took a block: the feeder waits for it when the
         # queue is full rather than polling, which took the GIL from the parser each time.
@@ -377,6 +389,7 @@ class ReadPipeline:
             total=checkpoint.get("total", 0),
             failed=checkpoint.get("failed", 0),
             max_columns=settings.import_max_columns,
+            collect_emails=self.target is not None and self.concurrent_batches > 1,
         )
 
         def parse() -> None:
@@ -393,17 +406,33 @@ class ReadPipeline:
         thread.start()
         feeder = asyncio.create_task(self._feed(chunks, head, info, offset))
         try:
-            async with job_store.batch_connection(settings.database_url) as conn:
-                while True:
-                    item = await self.batches.get()
-                    if isinstance(item, BaseException):
-                        raise item
-                    info.seen_non_ascii = decoder.seen_non_ascii
-                    info.encoding = decoder.encoding
-                    await self._stage(conn, item, info)
-                    if item.final:
-                        await feeder
-                        return info
+            async with contextlib.AsyncExitStack() as connections:
+                for _ in range(self.concurrent_batches):
+                    conn = await connections.enter_async_context(
+                        job_store.batch_connection(settings.database_url)
+                    )
+                    self.lanes.put_nowait(conn)
+                try:
+                    while True:
+                        item = await self.batches.get()
+                        if isinstance(item, BaseException):
+                            raise item
+                        info.seen_non_ascii = decoder.seen_non_ascii
+                        info.encoding = decoder.encoding
+                        await self._dispatch(item, info.as_dict())
+                        max_errors = self.job.max_errors
+                        if max_errors is not None and item.failed > max_errors:
+                            await self._drain()  # their errors are in the report
+                            raise JobFailed(
+                                f"Stopped after {item.failed} invalid rows (max_errors is "
+                                f"{max_errors}); nothing was imported"
+                            )
+                        if item.final:
+                            await self._drain()
+                            await feeder
+                            return info
+                finally:
+                    await self._abandon()
         finally:
             await self._stop(feeder, thread)
 
@@ -445,51 +474,130 @@ class ReadPipeline:
                     return
                 await self.room.wait()
 
-    async def _stage(self, conn: asyncpg.Connection, batch: Batch, info: FileInfo) -> None:
-        rows = batch.rows
-        if info.columns and "password" in info.columns:
-            with_password = [i for i, r in enumerate(rows) if r[9] is not None]
-            hashes = await self.ctx.hasher.hash([rows[i][9] for i in with_password])
-            if with_password:
-                rows = list(rows)
-                for i, digest in zip(with_password, hashes, strict=True):
-                    rows[i] = rows[i][:9] + (digest,)
-        previous = self.checkpoint.get("offset")
+    # ---- the batches' transactions: up to concurrent_batches at once, committed in order
+
+    async def _dispatch(self, batch: Batch, file_info: dict[str, Any]) -> None:
+        """Start the batch's transaction once a connection is free (and, when it shares an
+        address with the batch before it, once that one has committed)."""
+        conn = await self.lanes.get()
+        previous = self.last
+        try:
+            if previous is not None:
+                if previous.failed():
+                    await previous.committed  # raises its error
+                if batch.emails & previous.emails:
+                    await previous.committed
+        except BaseException:
+            self.lanes.put_nowait(conn)
+            raise
+        run = BatchRun(
+            seq=previous.seq + 1 if previous else 0,
+            emails=batch.emails,
+            committed=asyncio.get_running_loop().create_future(),
+        )
+        self.last = run
+        task = asyncio.create_task(self._run_batch(conn, batch, file_info, run, previous))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+
+    async def _run_batch(
+        self,
+        conn: asyncpg.Connection,
+        batch: Batch,
+        file_info: dict[str, Any],
+        run: BatchRun,
+        previous: BatchRun | None,
+    ) -> None:
+        try:
+            rows = await self._hash_passwords(batch.rows, file_info)
+            started = time.monotonic()
+            async with conn.transaction():
+                await job_store.claim_batch(conn, self.job.id, run.seq)
+                run.claimed.set()
+                if self.target is None:
+                    await job_store.stage_rows(conn, self.job.id, rows)
+                    counts = None
+                else:
+                    counts = await job_store.merge_rows(
+                        conn, self.job.id, self.target, rows, fast=self.fast
+                    )
+                    self.fast = not counts["skipped"]
+                if previous is not None:  # commit after it, and only if it did
+                    await previous.claimed.wait()
+                    await job_store.wait_for_batch(conn, self.job.id, previous.seq)
+                    await previous.committed
+                checkpoint = self._checkpoint_after(batch, len(rows), counts)
+                await job_store.record_batch(
+                    conn,
+                    self.job.id,
+                    batch.errors,
+                    checkpoint,
+                    self.checkpoint.get("offset"),
+                    file_info,
+                )
+            self.db_seconds += time.monotonic() - started
+        except asyncio.CancelledError:
+            run.committed.cancel()
+            raise
+        except BaseException as exc:
+            run.committed.set_exception(exc)
+            run.committed.exception()  # retrieved: the pipeline raises it where it waits
+            raise
+        finally:
+            run.claimed.set()  # (also when it failed before: the next one must not wait)
+            self.lanes.put_nowait(conn)
+        self.checkpoint = checkpoint
+        run.committed.set_result(None)
+        p = self.progress
+        p.processed_rows = p.total_rows = batch.total
+        p.failed_rows = batch.failed
+
+    async def _hash_passwords(self, rows: list[tuple], file_info: dict[str, Any]) -> list[tuple]:
+        columns = file_info.get("columns") or {}
+        if "password" not in columns:
+            return rows
+        with_password = [i for i, r in enumerate(rows) if r[9] is not None]
+        if not with_password:
+            return rows
+        hashes = await self.ctx.hasher.hash([rows[i][9] for i in with_password])
+        rows = list(rows)
+        for i, digest in zip(with_password, hashes, strict=True):
+            rows[i] = rows[i][:9] + (digest,)
+        return rows
+
+    def _checkpoint_after(
+        self, batch: Batch, rows: int, counts: dict[str, int] | None
+    ) -> dict[str, Any]:
+        """The resume point after the batch, from the one before it (committed by now)."""
+        done = self.checkpoint
         next_phase = "merging" if self.target is None else "reporting"
         checkpoint = {
-            **self.checkpoint,
+            **done,
             "phase": next_phase if batch.final else "reading",
             "offset": batch.offset,
             "line": batch.line,
             "total": batch.total,
             "failed": batch.failed,
         }
-        started = time.monotonic()
-        if self.target is None:
-            checkpoint["staged"] = checkpoint.get("staged", 0) + len(rows)
-            await job_store.stage_batch(
-                conn, self.job.id, rows, batch.errors, checkpoint, previous, info.as_dict()
-            )
+        if counts is None:
+            checkpoint["staged"] = done.get("staged", 0) + rows
         else:
-            args = (conn, self.job.id, self.target, rows, batch.errors, checkpoint, previous)
-            try:
-                checkpoint = await job_store.merge_batch(*args, info.as_dict(), fast=self.fast)
-            except asyncpg.UniqueViolationError:
-                if not self.fast:
-                    raise
-                checkpoint = await job_store.merge_batch(*args, info.as_dict(), fast=False)
-            self.fast = checkpoint["skipped"] == self.checkpoint.get("skipped", 0)
-        self.db_seconds += time.monotonic() - started
-        self.checkpoint = checkpoint
-        p = self.progress
-        p.processed_rows = p.total_rows = batch.total
-        p.failed_rows = batch.failed
-        max_errors = self.job.max_errors
-        if max_errors is not None and batch.failed > max_errors:
-            raise JobFailed(
-                f"Stopped after {batch.failed} invalid rows (max_errors is {max_errors}); "
-                "nothing was imported"
-            )
+            checkpoint.update({k: done.get(k, 0) + n for k, n in counts.items()})
+        return checkpoint
+
+    async def _drain(self) -> None:
+        """Until every batch has committed (the first error raised)."""
+        if self.last is not None:
+            await self.last.committed  # it commits after all the others, or fails
+        while self.running:
+            await asyncio.gather(*self.running)
+
+    async def _abandon(self) -> None:
+        """After an error: until the batches still running have ended, one way or the
+        other (each waits only for the ones before it). They are not cancelled: a commit
+        cut off in mid-air would leave self.checkpoint behind the database's."""
+        while self.running:
+            await asyncio.gather(*self.running, return_exceptions=True)
 
     async def _stop(self, feeder: asyncio.Task, thread: threading.Thread) -> None:
         self.stopped.set()
@@ -507,6 +615,20 @@ class ReadPipeline:
 
 class _Stopped(Exception):
     pass
+
+
+@dataclass
+class BatchRun:
+    """A batch's transaction as the next batch sees it."""
+
+    seq: int
+    emails: frozenset[str]
+    committed: asyncio.Future  # its result: it committed; its exception: it did not
+    claimed: asyncio.Event = field(default_factory=asyncio.Event)  # holds its batch lock
+
+    def failed(self) -> bool:
+        done = self.committed
+        return done.done() and (done.cancelled() or done.exception() is not None)
 
 
 def _excel_separator(sample: str) -> str | None:
@@ -574,14 +696,7 @@ class ImportRunner:
         checkpoint.setdefault("id_prefix", job_store.id_prefix())
         target = job_store.Target(job.org_id, job.on_duplicate, checkpoint["id_prefix"])
         if checkpoint.get("phase", "reading") == "reading":
-            started = time.monotonic()
-            pipeline = ReadPipeline(
-                self.ctx, job, self.progress, checkpoint, None if job.merges_at_end else target
-            )
-            info = await pipeline.run(info)
-            checkpoint = pipeline.checkpoint
-            self._add_time("read_seconds", time.monotonic() - started)
-            self._add_time("batch_db_seconds", pipeline.db_seconds)
+            checkpoint, info = await self._read(checkpoint, info, target)
         total, failed = checkpoint.get("total", 0), checkpoint.get("failed", 0)
         self.progress.processed_rows = self.progress.total_rows = total
         self.progress.failed_rows = failed
@@ -610,6 +725,45 @@ class ImportRunner:
             updated=counts["updated"],
             skipped=counts["skipped"],
         )
+
+    async def _read(
+        self, checkpoint: dict[str, Any], info: FileInfo | None, target: job_store.Target
+    ) -> tuple[dict[str, Any], FileInfo]:
+        """The reading phase, from the checkpoint on: its last checkpoint and the file."""
+        started = time.monotonic()
+        concurrent = self.ctx.settings.import_concurrent_batches
+        if self.job.merges_at_end:
+            target = None
+        try:
+            while True:
+                pipeline = ReadPipeline(
+                    self.ctx, self.job, self.progress, checkpoint, target, concurrent
+                )
+                try:
+                    info = await pipeline.run(info)
+                    return pipeline.checkpoint, info
+                except asyncpg.DeadlockDetectedError:
+                    if concurrent == 1:
+                        raise
+                    # Two batches waited on each other (an address PostgreSQL lowercases
+                    # to one in the other batch, which the reader's lowercasing didn't
+                    # see): read on from the last commit, one batch at a time.
+                    log.warning("import_batches_deadlocked", job_id=str(self.job.id))
+                    concurrent = 1
+                    checkpoint, info = await self._committed(checkpoint["id_prefix"])
+                finally:
+                    self._add_time("batch_db_seconds", pipeline.db_seconds)
+        finally:
+            self._add_time("read_seconds", time.monotonic() - started)
+
+    async def _committed(self, id_prefix: str) -> tuple[dict[str, Any], FileInfo | None]:
+        """The checkpoint and file as last committed."""
+        async with self.ctx.pool.acquire() as conn:
+            record = await job_store.load(conn, self.job.id)
+        checkpoint = {"id_prefix": id_prefix, **(record["checkpoint"] or {})}
+        if "offset" not in checkpoint:
+            return checkpoint, None
+        return checkpoint, FileInfo.from_dict(record["file_info"])
 
     async def _merge_staged(
         self, checkpoint: dict[str, Any], target: job_store.Target

@@ -113,7 +113,7 @@ class Target:
 
 @contextlib.asynccontextmanager
 async def batch_connection(dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    """The reading phase's own connection, for stage_batch and merge_batch: its temporary
+    """A connection of the reading phase, for the batches' transactions: its temporary
     table and settings end with it."""
     conn = await asyncpg.connect(dsn)
     try:
@@ -154,7 +154,7 @@ class CheckpointMoved(Exception):
     """Another worker took the job over and moved its checkpoint on: this one stops."""
 
 
-async def _record(
+async def record_batch(
     conn: asyncpg.Connection,
     job_id: uuid.UUID,
     errors: list[tuple],
@@ -162,7 +162,8 @@ async def _record(
     previous_offset: int | None,
     file_info: dict[str, Any],
 ) -> None:
-    """A batch's rejected rows and its resume point, moved on from the one it continues."""
+    """A batch's rejected rows and its resume point, moved on from the one it continues
+    (in the batch's transaction)."""
     if errors:
         await conn.copy_records_to_table(
             "import_errors", schema_name="catalog", columns=ERROR_COLUMNS, records=errors
@@ -179,54 +180,72 @@ async def _record(
         raise CheckpointMoved(f"import {job_id} was resumed elsewhere")
 
 
-async def stage_batch(
-    conn: asyncpg.Connection,
-    job_id: uuid.UUID,
-    rows: list[tuple],
-    errors: list[tuple],
-    checkpoint: dict[str, Any],
-    previous_offset: int | None,
-    file_info: dict[str, Any],
-) -> None:
-    """Rows into the job's staging table, their errors and the resume point, in one
-    transaction."""
-    async with conn.transaction():
-        if rows:
-            await conn.copy_records_to_table(
-                staging_table(job_id), schema_name="catalog", columns=STAGING_COLUMNS, records=rows
-            )
-        await _record(conn, job_id, errors, checkpoint, previous_offset, file_info)
+# Two batches' transactions run at once and commit in file order. Each takes a
+# transaction lock of its own first; the next one takes that lock too before it records
+# its resume point, so it waits for the earlier transaction's end as a lock PostgreSQL
+# sees: should the earlier batch ever wait for a row of the later one (an address the
+# reader's lowercasing took for another), the deadlock detector breaks the cycle.
 
 
-async def merge_batch(
+def _batch_key(job_id: uuid.UUID, seq: int) -> str:
+    return f"{lock_key(job_id)}:batch:{seq}"
+
+
+async def claim_batch(conn: asyncpg.Connection, job_id: uuid.UUID, seq: int) -> None:
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _batch_key(job_id, seq)
+    )
+
+
+async def wait_for_batch(conn: asyncpg.Connection, job_id: uuid.UUID, seq: int) -> None:
+    """Until the transaction of batch `seq` (which claimed it) has ended."""
+    await claim_batch(conn, job_id, seq)
+
+
+async def stage_rows(conn: asyncpg.Connection, job_id: uuid.UUID, rows: list[tuple]) -> None:
+    """Rows into the job's staging table (in the batch's transaction)."""
+    if rows:
+        await conn.copy_records_to_table(
+            staging_table(job_id), schema_name="catalog", columns=STAGING_COLUMNS, records=rows
+        )
+
+
+async def merge_rows(
     conn: asyncpg.Connection,
     job_id: uuid.UUID,
     target: Target,
     rows: list[tuple],
-    errors: list[tuple],
-    checkpoint: dict[str, Any],
-    previous_offset: int | None,
-    file_info: dict[str, Any],
     *,
     fast: bool,
-) -> dict[str, Any]:
-    """Rows merged into customers, their errors and the resume point, in one transaction
-    (on a batch_connection); the checkpoint as recorded, with the batch's counts added.
+) -> dict[str, int]:
+    """Rows merged into customers (in the batch's transaction, on a batch_connection);
+    what became of them.
 
-    `fast` inserts (on_duplicate = skip) without ON CONFLICT, which spares a probe of the
-    email index per row; a duplicate then fails the whole batch
-    (asyncpg.UniqueViolationError, nothing written) and the caller runs it again without
-    `fast`."""
-    async with conn.transaction():
-        counts = {"created": 0, "updated": 0, "skipped": 0}
-        if rows:
-            await conn.copy_records_to_table(
-                "import_batch", schema_name="pg_temp", columns=STAGING_COLUMNS, records=rows
-            )
-            counts = await _merge(conn, job_id, target, BATCH_TABLE, len(rows), fast=fast)
-        checkpoint = {**checkpoint, **{k: checkpoint.get(k, 0) + n for k, n in counts.items()}}
-        await _record(conn, job_id, errors, checkpoint, previous_offset, file_info)
-    return checkpoint
+    `fast` first inserts (on_duplicate = skip) without ON CONFLICT, which spares a probe
+    of the email index per row; a duplicate fails that try (undone to a savepoint) and
+    the rows go in again the careful way."""
+    if not rows:
+        return {"created": 0, "updated": 0, "skipped": 0}
+    if fast and target.on_duplicate == "skip":
+        # A savepoint released either way: what follows is the transaction's own writing
+        # again (SKIPPED_ROWS tells this batch's customers by their xmin).
+        await conn.execute("SAVEPOINT fast_merge")
+        try:
+            await _copy_batch(conn, rows)
+            counts = await _merge(conn, job_id, target, BATCH_TABLE, len(rows), fast=True)
+        except asyncpg.UniqueViolationError:
+            await conn.execute("ROLLBACK TO SAVEPOINT fast_merge; RELEASE SAVEPOINT fast_merge")
+        else:
+            await conn.execute("RELEASE SAVEPOINT fast_merge")
+            return counts
+    await _copy_batch(conn, rows)
+    return await _merge(conn, job_id, target, BATCH_TABLE, len(rows))
+
+
+async def _copy_batch(conn: asyncpg.Connection, rows: list[tuple]) -> None:
+    await conn.copy_records_to_table(
+        "import_batch", schema_name="pg_temp", columns=STAGING_COLUMNS, records=rows
+    )
 
 
 _INSERT = """
@@ -243,7 +262,7 @@ INSERT_SKIP = (
     + """ FROM {source} ORDER BY line
     ON CONFLICT (org_id, lower(email)) DO NOTHING"""
 )
-# merge_batch's first try, which fails on any duplicate: no probe before each insert, and
+# merge_rows' first try, which fails on any duplicate: no probe before each insert, and
 # no sort (the table is in file order as COPYed, and the order decides nothing here).
 INSERT_ALL = _INSERT + " FROM {source}"
 

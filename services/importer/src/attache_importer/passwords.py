@@ -18,6 +18,8 @@ import hashlib
 import hmac
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -85,6 +87,20 @@ def hash_many(passwords: list[str], cost: ScryptCost) -> list[str]:
     return [hash_password(p, cost) for p in passwords]
 
 
+def _end_with_parent(parent: int) -> None:
+    """A pool process's initializer: it exits once the worker that started it (`parent`,
+    from the worker: a process starting up as its worker is killed has the adoptive
+    parent already) is gone. A worker killed outright (SIGKILL, OOM) has no chance to shut
+    its pool down, and the processes would otherwise wait for work forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
 class PasswordHasher:
     """Hashes batches of passwords across a process pool, started on first use."""
 
@@ -104,7 +120,10 @@ class PasswordHasher:
             # spawn: a fresh interpreter, not a fork of a process with an event loop,
             # sockets and threads.
             self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn")
+                self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_end_with_parent,
+                initargs=(os.getpid(),),
             )
         loop = asyncio.get_running_loop()
         # One slice per worker, and slices small enough to keep every worker busy.

@@ -614,6 +614,34 @@ async def test_batches_that_deadlock_are_merged_again_one_at_a_time(
     assert [names.get(f"i{k}x@example.com") for k in range(20)] == [f"First {k}" for k in range(20)]
 
 
+async def test_the_fast_and_the_careful_merge_make_the_same_customers(stack, org, db, database_url):
+    job_id = await pending_job(db, stack, org, SEED_CSV)
+    prefix = job_store.id_prefix()
+    rows = [
+        (2, "Ann", "ann@example.com", "123", "1 Main St", "Oslo", None, "0150", "NO", "$h$"),
+        (7, "Bob", "Bob@Example.com", None, None, None, None, None, None, None),
+    ]
+    other = f"{org}-careful"
+    async with job_store.batch_connection(database_url) as conn:
+        for target_org, fast in ((org, True), (other, False)):
+            target = job_store.Target(target_org, "skip", prefix)
+            async with conn.transaction():
+                counts = await job_store.merge_rows(conn, job_id, target, rows, fast=fast)
+            assert counts == {"created": 2, "updated": 0, "skipped": 0}
+
+    def comparable(records):
+        return [
+            {k: v for k, v in r.items() if k not in ("org_id", "created_at", "updated_at")}
+            for r in records
+        ]
+
+    fast_rows, careful_rows = await customers(db, org), await customers(db, other)
+    assert comparable(fast_rows) == comparable(careful_rows)
+    assert [r["id"].int & (2**60 - 1) for r in fast_rows] == [2, 7]  # the line, in the id
+    assert [r["invitation_pending"] for r in fast_rows] == [False, True]
+    assert {r["import_job_id"] for r in fast_rows} == {job_id}
+
+
 async def test_a_worker_behind_the_checkpoint_writes_nothing(stack, org, db, database_url):
     job_id = await pending_job(db, stack, org, SEED_CSV)
     target = job_store.Target(org, "skip", job_store.id_prefix())

@@ -26,6 +26,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # The pattern botocore's validate_bucket_name handler enforces; it also guarantees the
 # bucket needs no percent-encoding and cannot break out of its path segment.
 _BUCKET_NAME = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
+# Keys that quote(key, safe="/~") leaves as they are: unreserved characters and "/".
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 
 def _encode_query(value: str) -> str:
@@ -62,6 +64,8 @@ class _DayScope(NamedTuple):
     signing_key: bytes
     credential_scope: str
     credential_param: str
+    # HMAC-SHA256 keyed with signing_key, to copy for each signature.
+    signer: hmac.HMAC | None
 
 
 class S3Presigner:
@@ -92,8 +96,10 @@ class S3Presigner:
         self._secret_key = secret_key
         self._region = region
         # An empty date never matches, so the first call derives the real scope.
-        self._day = _DayScope(date="", signing_key=b"", credential_scope="", credential_param="")
-        self._last_second: datetime | None = None
+        self._day = _DayScope(
+            date="", signing_key=b"", credential_scope="", credential_param="", signer=None
+        )
+        self._last_second: tuple[int, ...] = ()
         self._last_timestamp = ""
 
     def presign_put(
@@ -183,13 +189,16 @@ class S3Presigner:
 
         # S3 paths are not normalised ("a//b", "./.." survive); "/" separates, "~" is
         # kept literally and everything else outside the unreserved set is %-encoded.
-        path = f"{self._path_prefix}/{bucket}/{quote(key, safe='/~')}"
+        if not _PLAIN_KEY.fullmatch(key):  # most keys need no encoding: skip quote()
+            key = quote(key, safe="/~")
+        path = f"{self._path_prefix}/{bucket}/{key}"
 
-        signed = sorted([("host", self._host), *headers])
-        signed_names = ";".join(name for name, _ in signed)
-        canonical_headers = "".join(
-            f"{name}:{_canonical_header_value(value)}\n" for name, value in signed
-        )
+        names = []
+        canonical_headers = ""
+        for name, value in sorted([("host", self._host), *headers]):
+            names.append(name)
+            canonical_headers += f"{name}:{_canonical_header_value(value)}\n"
+        signed_names = ";".join(names)
 
         auth_query = (
             f"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={day.credential_param}"
@@ -199,11 +208,17 @@ class S3Presigner:
         )
         # Parameter names are fixed unreserved tokens; only the values need encoding.
         encoded_query = [(name, _encode_query(value)) for name, value in operation_query]
-        # The canonical query is every pair sorted by encoded name; the operation
-        # parameters all start lowercase, so they sort after the "X-Amz-*" block.
-        canonical_query = "&".join(
-            [auth_query, *(f"{name}={value}" for name, value in sorted(encoded_query))]
-        )
+        canonical_query = auth_query
+        url_query = ""
+        if encoded_query:
+            # The canonical query is every pair sorted by encoded name; the operation
+            # parameters all start lowercase, so they sort after the "X-Amz-*" block.
+            canonical_query = "&".join(
+                [auth_query, *(f"{name}={value}" for name, value in sorted(encoded_query))]
+            )
+            # In the URL botocore puts the operation parameters first, in their own order,
+            # then the auth parameters, then the signature.
+            url_query = "".join(f"{name}={value}&" for name, value in encoded_query)
 
         canonical_request = (
             f"{method}\n{path}\n{canonical_query}\n{canonical_headers}\n"
@@ -213,11 +228,10 @@ class S3Presigner:
             f"AWS4-HMAC-SHA256\n{timestamp}\n{day.credential_scope}\n"
             f"{hashlib.sha256(canonical_request.encode()).hexdigest()}"
         )
-        signature = hmac.digest(day.signing_key, string_to_sign.encode(), "sha256").hex()
-
-        # In the URL botocore puts the operation parameters first, in their own order,
-        # then the auth parameters, then the signature.
-        url_query = "".join(f"{name}={value}&" for name, value in encoded_query)
+        # A copy of the day's keyed HMAC skips setting the key up again for each URL.
+        mac = day.signer.copy()
+        mac.update(string_to_sign.encode())
+        signature = mac.hexdigest()
         return f"{self._origin}{path}?{url_query}{auth_query}&X-Amz-Signature={signature}"
 
     def _timestamp(self, now: datetime | None) -> str:
@@ -225,18 +239,21 @@ class S3Presigner:
             now = datetime.now(UTC)
         elif now.tzinfo is not None:
             now = now.astimezone(UTC)
-        # Signing happens many times a second: format each second once.
-        second = now.replace(microsecond=0, tzinfo=None)
+        # Signing happens many times a second: format each second once (comparing the
+        # fields is cheaper than building a truncated datetime to compare).
+        second = (now.year, now.month, now.day, now.hour, now.minute, now.second)
         if second != self._last_second:
             self._last_second = second
-            self._last_timestamp = second.strftime(_TIMESTAMP_FORMAT)
+            self._last_timestamp = now.strftime(_TIMESTAMP_FORMAT)
         return self._last_timestamp
 
     def _derive_day_scope(self, date: str) -> _DayScope:
         scope = f"{date}/{self._region}/{_SERVICE}/aws4_request"
+        signing_key = _derive_signing_key(self._secret_key, date, self._region)
         return _DayScope(
             date=date,
-            signing_key=_derive_signing_key(self._secret_key, date, self._region),
+            signing_key=signing_key,
             credential_scope=scope,
             credential_param=_encode_query(f"{self._access_key}/{scope}"),
+            signer=hmac.new(signing_key, digestmod=hashlib.sha256),
         )

@@ -22,13 +22,18 @@ from attache_devstack.samples import make_pdf, make_png
         ("  spaced .pdf ", "spaced .pdf"),
         ("résumé.pdf", "résumé.pdf"),
         ("invoice.pdf.exe", "invoice.pdf.exe"),
+        ("dir\\sub/file.txt", "file.txt"),
+        ("sub/dir\\file.txt", "file.txt"),
+        ("..hidden..", "hidden"),
+        (" . name . ", "name"),
+        ("del\x7f.txt", "del.txt"),
     ],
 )
 def test_display_name(raw, expected):
     assert filenames.display_name(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "..", "../..", "/", "\u202e", "\x00\x00", "   "])
+@pytest.mark.parametrize("raw", ["", "..", "../..", "/", "\u202e", "\x00\x00", "   ", "a/b\\"])
 def test_display_name_rejects_names_with_nothing_left(raw):
     with pytest.raises(InvalidInput):
         filenames.display_name(raw)

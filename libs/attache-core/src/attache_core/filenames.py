@@ -34,10 +34,13 @@ def _truncate_keeping_extension(name: str, limit: int) -> str:
 
 def display_name(raw: str) -> str:
     """The name to store and show, or InvalidInput when nothing usable is left."""
-    name = unicodedata.normalize("NFC", raw).translate(_BIDI_CONTROLS)
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    if raw.isascii() and raw.isprintable():
+        name = raw  # the common case: nothing to normalise, no bidi or control characters
+    else:
+        name = unicodedata.normalize("NFC", raw).translate(_BIDI_CONTROLS)
+        name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
     # Only the last path component, whichever separator the client's OS used.
-    name = re.split(r"[\\/]", name)[-1].strip().strip(".").strip()
+    name = name.rpartition("/")[2].rpartition("\\")[2].strip().strip(".").strip()
     if not name:
         raise InvalidInput(
             "Invalid parameters", details={"filename": "Filename is empty or invalid"}
@@ -47,7 +50,9 @@ def display_name(raw: str) -> str:
 
 def key_component(name: str, *, limit: int = 120) -> str:
     """ASCII-only form for object keys (the seed's `[^A-Za-z0-9._-]` → `_` rule)."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    ascii_name = name
+    if not name.isascii():
+        ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     safe = _UNSAFE_KEY_CHARS.sub("_", ascii_name).strip("._") or "file"
     return _truncate_keeping_extension(safe, limit)
 

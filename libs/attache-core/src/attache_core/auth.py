@@ -36,6 +36,10 @@ class Tier(enum.StrEnum):
     PRO = "pro"
 
 
+# Prebuilt: a set literal would hash its members (Enum.__hash__ is Python) on every check.
+_STAFF_ROLES = frozenset({Role.ADMIN, Role.AGENT})
+
+
 class Principal(BaseModel):
     """Who is calling, as the token says."""
 
@@ -51,7 +55,7 @@ class Principal(BaseModel):
 
     @property
     def is_staff(self) -> bool:
-        return bool(self.roles & {Role.ADMIN, Role.AGENT})
+        return not self.roles.isdisjoint(_STAFF_ROLES)
 
     def require_staff(self) -> None:
         # Customers can't see staff endpoints exist: 404 like any foreign object.

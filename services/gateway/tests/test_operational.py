@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from aiohttp.test_utils import make_mocked_request
 from openapi_spec_validator import validate
 
+from attache_gateway import routes
 from attache_gateway.api import api
+from attache_gateway.app import create_app
+from attache_gateway.settings import GatewaySettings
 
 OPERATIONAL = {"/health", "/ready", "/metrics", "/openapi.json"}
 
@@ -48,3 +54,23 @@ async def test_unknown_route_is_404_in_the_error_shape(stack, http):
         assert resp.status == 404
         body = await resp.json()
         assert body["code"] == "not_found" and resp.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize(
+    ("handler", "action"),
+    [(routes.presign_attachment, "presign"), (routes.confirm_attachment, "confirm")],
+)
+async def test_hot_routes_come_first_and_no_other_route_matches_their_paths(handler, action):
+    """create_app adds presign and confirm ahead of the other routes; that is only safe
+    while no other route matches their paths, whatever the method."""
+    app = create_app(GatewaySettings(), background=False)
+    request = make_mocked_request(
+        "POST", f"/v1/customers/{uuid.uuid4()}/attachments/{action}", app=app
+    )
+    assert (await app.router.resolve(request)).handler is handler
+    customers = [r.canonical for r in app.router.resources() if r.canonical.startswith("/v1/")]
+    assert customers.index(f"/v1/customers/{{customer_id}}/attachments/{action}") < 2
+    for resource in app.router.resources():
+        match, allowed = await resource.resolve(request)
+        if match is None or match.handler is not handler:
+            assert match is None and not allowed, resource.canonical

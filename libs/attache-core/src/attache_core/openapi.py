@@ -7,7 +7,7 @@ document can't miss an endpoint.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,8 +80,14 @@ class ApiSpec:
 
         return register
 
-    def add_routes(self, app: web.Application) -> None:
-        for op in self.operations:
+    def add_routes(self, app: web.Application, *, first: Collection[Handler] = ()) -> None:
+        """Adds every operation's route, those of the `first` handlers ahead of the rest.
+
+        aiohttp tries the routes under one path prefix in the order they were added, each
+        a regex match, so hot routes go first. Only routes whose paths no earlier route
+        also matches may be moved, or a request would reach another handler.
+        """
+        for op in sorted(self.operations, key=lambda op: op.handler not in first):
             app.router.add_route(op.method, op.path, op.handler)
 
     def document(self) -> dict[str, Any]:

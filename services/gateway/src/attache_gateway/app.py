@@ -29,16 +29,25 @@ from attache_gateway import (
     profile_routes,  # noqa: F401  (registers its operations on `api`)
     rate_limits,
     repository,
-    routes,  # noqa: F401  (registers its operations on `api`)
+    routes,
     storage_routes,
 )
 from attache_gateway.api import api, openapi_document
 from attache_gateway.catalog_client import CatalogClient
 from attache_gateway.cleanup_jobs import sweep_and_record
-from attache_gateway.keys import BLOBS, CATALOG, POOL, SESSION_WRITER, SETTINGS, VERIFIER
+from attache_gateway.keys import (
+    BLOBS,
+    CATALOG,
+    POOL,
+    SESSION_WRITER,
+    SETTINGS,
+    UPLOADS,
+    VERIFIER,
+)
 from attache_gateway.profile_events import replaced_images_consumer
 from attache_gateway.settings import GatewaySettings
 from attache_gateway.sweeper import run_sweeper
+from attache_gateway.uploads import UploadContext
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -124,6 +133,13 @@ async def _file_sweeper(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def _upload_context(app: web.Application) -> None:
+    """On start-up, once the resources exist: presign and confirm share one context."""
+    app[UPLOADS] = UploadContext(
+        app[SETTINGS], app[POOL], app[BLOBS], app[CATALOG], app[SESSION_WRITER]
+    )
+
+
 def create_app(settings: GatewaySettings, *, background: bool = True) -> web.Application:
     app = create_base_app()
     app[SETTINGS] = settings
@@ -139,6 +155,7 @@ def create_app(settings: GatewaySettings, *, background: bool = True) -> web.App
             _catalog_client,
         ]
     )
+    app.on_startup.append(_upload_context)  # runs after every cleanup context's start-up
     app[ERROR_RENDERERS_KEY].append((storage_routes.PATH, storage_routes.render_envelope_error))
     if background:
         app.cleanup_ctx.append(_sweeper)
@@ -147,6 +164,7 @@ def create_app(settings: GatewaySettings, *, background: bool = True) -> web.App
         app.cleanup_ctx.append(rate_limits.purge_windows_periodically)
     # After create_base_app's service middleware, so the 429 is rendered like any error.
     app.middlewares.append(rate_limits.rate_limit_middleware(app))
-    api.add_routes(app)
+    # Presign and confirm are the hot paths; no other route's path matches theirs.
+    api.add_routes(app, first=(routes.presign_attachment, routes.confirm_attachment))
     app.router.add_get("/openapi.json", openapi_document)
     return app

@@ -8,7 +8,7 @@ from attache_core.web import json_response, parse_body
 from attache_gateway import uploads
 from attache_gateway.api import api, authenticate, path_uuid
 from attache_gateway.domain import Attachment, ConfirmRequest, PresignRequest, PresignResponse
-from attache_gateway.keys import BLOBS, CATALOG, POOL, SESSION_WRITER, SETTINGS
+from attache_gateway.keys import CATALOG, UPLOADS
 from attache_gateway.proxied import (
     AttachmentPage,
     Customer,
@@ -17,13 +17,6 @@ from attache_gateway.proxied import (
     CustomerQuery,
     PageQuery,
 )
-
-
-def _upload_context(request: web.Request) -> uploads.UploadContext:
-    app = request.app
-    return uploads.UploadContext(
-        app[SETTINGS], app[POOL], app[BLOBS], app[CATALOG], app[SESSION_WRITER]
-    )
 
 
 @api.operation(
@@ -40,7 +33,7 @@ async def presign_attachment(request: web.Request) -> web.Response:
     customer_id = path_uuid(request, "customer_id", "Customer")
     body = await parse_body(request, PresignRequest)
     result = await uploads.presign_upload(
-        _upload_context(request), principal, request.headers["Authorization"], customer_id, body
+        request.app[UPLOADS], principal, request.headers["Authorization"], customer_id, body
     )
     return json_response(result)
 
@@ -60,7 +53,7 @@ async def confirm_attachment(request: web.Request) -> web.Response:
     customer_id = path_uuid(request, "customer_id", "Customer")
     body = await parse_body(request, ConfirmRequest)
     attachment, created = await uploads.confirm_upload(
-        _upload_context(request), principal, request.headers["Authorization"], customer_id, body
+        request.app[UPLOADS], principal, request.headers["Authorization"], customer_id, body
     )
     return json_response(attachment, status=201 if created else 200)
 

@@ -28,7 +28,9 @@ the importer's peak RSS at most 150 MB.
   PasswordHasher in this process with 1 and with 2 pool processes (the scaling).
 
 ``ATTACHE_BENCH_IMPORT_ROWS`` (default 1,000,000) and ``ATTACHE_BENCH_PASSWORD_ROWS``
-(default 10,000) change the sizes for quick checks of the benchmark itself.
+(default 10,000) change the sizes for quick checks of the benchmark itself;
+``ATTACHE_BENCH_IMPORT_CONCURRENT_BATCHES`` runs the importer with another
+ATTACHE_IMPORT_CONCURRENT_BATCHES (default 2), to compare.
 """
 
 from __future__ import annotations
@@ -132,6 +134,38 @@ class RssSampler:
         self.hwm_kib = self._field("VmHWM")
 
 
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime + cutime + cstime: a process's CPU and that of its children it reaped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return sum(int(v) for v in fields[11:15])
+
+
+def cpu_seconds(importer_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the importer (with its password pool) and of PostgreSQL (every
+    postgres process, plus the backends that exited, in the postmaster's children's time).
+    Machine-wide for PostgreSQL: other databases' work counts too."""
+    importer, postgres = _cpu_ticks(importer_pid), 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if comm == "postgres":
+            postgres += _cpu_ticks(int(entry.name))
+        elif ppid == importer_pid:
+            importer += _cpu_ticks(int(entry.name))
+    return {"importer": importer / _CLK_TCK, "postgres": postgres / _CLK_TCK}
+
+
 def copy_baseline(stack: BenchStack, path: Path) -> float:
     """Seconds of psql \\copy of the file into a fresh unindexed table."""
     table = f"bench_plain_{uuid.uuid4().hex[:8]}"
@@ -223,6 +257,7 @@ async def run_import(stack: BenchStack, path: Path, size: int) -> dict[str, Any]
     assert stack.importer is not None
     async with aiohttp.ClientSession() as http:
         with RssSampler(stack.importer.pid) as rss:
+            cpu_before = cpu_seconds(stack.importer.pid)
             posted = time.monotonic()
             async with http.post(
                 f"{stack.gateway_url}/files/csv-import",
@@ -247,10 +282,12 @@ async def run_import(stack: BenchStack, path: Path, size: int) -> dict[str, Any]
                     break
                 await asyncio.sleep(0.1)
             end_to_end = time.monotonic() - posted
+            cpu_after = cpu_seconds(stack.importer.pid)
     gaps = [b - a for a, b in zip(updates, updates[1:], strict=False)]
     return {
         "job": job,
         "end_to_end_s": end_to_end,
+        "cpu_seconds": {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_after},
         "rss_peak_kib": max(rss.peak_kib, rss.hwm_kib),
         "rss_before_kib": rss.before_kib,
         "progress_max_gap_s": round(max(gaps), 2) if gaps else None,
@@ -286,11 +323,15 @@ async def run(stack: BenchStack, opts: Options) -> dict[str, Any]:
         if job["status"] != "completed" or job["created_rows"] != ROWS:
             raise RuntimeError(f"the import did not complete: {job}")
         result["seconds"] = job["duration_seconds"]
+        result["cpu_us_per_row"] = {
+            k: round(v * 1e6 / ROWS, 2) for k, v in result["cpu_seconds"].items()
+        }
         results.append(result)
         progress(
             f"  import round {n + 1}: {ROWS / result['seconds']:,.0f} rows/s "
             f"(job {result['seconds']:.1f}s, end to end {result['end_to_end_s']:.1f}s, "
-            f"timings {job['timings']}), peak RSS {result['rss_peak_kib'] / 1024:.0f} MiB"
+            f"timings {job['timings']}), CPU µs/row {result['cpu_us_per_row']}, "
+            f"peak RSS {result['rss_peak_kib'] / 1024:.0f} MiB"
         )
     copy_s = median(copy_seconds)
     import_s = median([r["seconds"] for r in results])
@@ -326,6 +367,9 @@ async def run(stack: BenchStack, opts: Options) -> dict[str, Any]:
             "rounds_s": [r["seconds"] for r in results],
             "end_to_end_s": [round(r["end_to_end_s"], 2) for r in results],
             "timings": first["timings"],
+            # Whole-job CPU per row (PostgreSQL machine-wide), less sensitive than rows/s
+            # to what else runs on the machine.
+            "cpu_us_per_row": [r["cpu_us_per_row"] for r in results],
             "progress_update_max_gap_s": max((r["progress_max_gap_s"] or 0) for r in results),
         },
         "ratio_import_to_copy": ratio(import_rows_per_s, copy_rows_per_s),

@@ -201,7 +201,12 @@ class BenchStack:
             f"http://127.0.0.1:{baseline_port}",
         )
         # The import worker has no HTTP port; benchmarks wait for its queue consumer.
-        self.importer = self._spawn("importer", [sys.executable, "-m", "attache_importer"], env, "")
+        importer_env = dict(env)
+        if concurrent := os.environ.get("ATTACHE_BENCH_IMPORT_CONCURRENT_BATCHES"):
+            importer_env["ATTACHE_IMPORT_CONCURRENT_BATCHES"] = concurrent  # to compare
+        self.importer = self._spawn(
+            "importer", [sys.executable, "-m", "attache_importer"], importer_env, ""
+        )
         await asyncio.gather(
             self._wait_ready(self.catalog, "/ready"),
             self._wait_ready(self.gateway, "/ready"),

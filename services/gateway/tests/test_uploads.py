@@ -308,6 +308,31 @@ async def test_presign_sanitises_path_traversal_and_bidi_names(stack, http, org,
     assert stored == "invoicefdp.exe"
 
 
+@pytest.mark.parametrize("with_checksums", [False, True])
+async def test_presign_stores_the_session_as_presigned(
+    stack, http, org, customer, db, with_checksums
+):
+    extra = {}
+    if with_checksums:
+        extra = {
+            "checksum_sha256": base64.b64encode(hashlib.sha256(PDF).digest()).decode(),
+            "content_md5": base64.b64encode(hashlib.md5(PDF).digest()).decode(),  # noqa: S324
+        }
+    name = 'Résumé "final" 日本語 😀 {1}.pdf'  # JSON-escaped and multi-byte characters
+    presigned = await presign(stack, http, org, customer, filename=name, size=5 * 1024**2, **extra)
+    row = await db.fetchrow(
+        "SELECT * FROM gateway.upload_sessions WHERE object_key = $1", presigned["object_key"]
+    )
+    assert row["org_id"] == org and str(row["customer_id"]) == customer
+    assert row["filename"] == name and row["content_type"] == "application/pdf"
+    assert row["declared_size"] == 5 * 1024**2 and row["status"] == "pending"
+    assert row["checksum_sha256"] == extra.get("checksum_sha256")
+    assert row["content_md5"] == extra.get("content_md5")
+    url_expiry = datetime.fromisoformat(presigned["expires_at"])
+    grace = timedelta(seconds=stack.settings.confirm_grace_seconds)
+    assert row["expires_at"] == url_expiry + grace  # to the microsecond
+
+
 async def test_presign_for_another_tenants_customer_is_404(stack, http, org, customer):
     body = {"filename": "a.pdf", "content_type": "application/pdf", "size": 10}
     async with http.post(

@@ -93,3 +93,16 @@ def test_new_uuid_is_random_version_4_and_unique():
     ids = [new_uuid() for _ in range(2000)]
     assert len(set(ids)) == 2000
     assert all(u.version == 4 and u.variant == "specified in RFC 4122" for u in ids)
+
+
+def test_new_uuid_text_is_the_canonical_text_of_a_random_version_4_uuid():
+    import uuid
+
+    from attache_core.ids import new_uuid_text
+
+    texts = [new_uuid_text() for _ in range(2000)]
+    assert len(set(texts)) == 2000
+    for text in texts:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4 and parsed.variant == "specified in RFC 4122"

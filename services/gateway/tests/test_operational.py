@@ -8,8 +8,9 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 from openapi_spec_validator import validate
 
+from attache_core.errors import NotFound
 from attache_gateway import routes
-from attache_gateway.api import api
+from attache_gateway.api import api, path_uuid, path_uuid_text
 from attache_gateway.app import create_app
 from attache_gateway.settings import GatewaySettings
 
@@ -74,3 +75,24 @@ async def test_hot_routes_come_first_and_no_other_route_matches_their_paths(hand
         match, allowed = await resource.resolve(request)
         if match is None or match.handler is not handler:
             assert match is None and not allowed, resource.canonical
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("0f8fad5b-d9cb-469f-a165-70867728950e", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+        ("0F8FAD5B-D9CB-469F-A165-70867728950E", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+        ("0f8fad5bd9cb469fa16570867728950e", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+        ("{0f8fad5b-d9cb-469f-a165-70867728950e}", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+    ],
+)
+def test_path_uuid_text_is_what_str_of_the_uuid_gives(raw, text):
+    request = make_mocked_request("GET", "/", match_info={"id": raw})
+    assert path_uuid_text(request, "id", "Thing") == text == str(path_uuid(request, "id", "T"))
+
+
+@pytest.mark.parametrize("raw", ["nope", "0f8fad5b-d9cb-469f-a165-70867728950", ""])
+def test_path_uuid_text_of_anything_else_is_not_found(raw):
+    request = make_mocked_request("GET", "/", match_info={"id": raw})
+    with pytest.raises(NotFound):
+        path_uuid_text(request, "id", "Thing")

@@ -18,13 +18,26 @@ class _RandomUUIDs:
         self._buffer = b""
         self._offset = 0
 
-    def __call__(self) -> uuid.UUID:
+    def _next(self) -> bytes:
         if self._offset >= len(self._buffer):
             self._buffer = os.urandom(16 * _BATCH)
             self._offset = 0
         chunk = self._buffer[self._offset : self._offset + 16]
         self._offset += 16
-        return uuid.UUID(bytes=chunk, version=4)
+        return chunk
+
+    def __call__(self) -> uuid.UUID:
+        return uuid.UUID(bytes=self._next(), version=4)
+
+    def text(self) -> str:
+        """The same as str(new_uuid()), without a UUID object (its __init__ and __str__
+        are Python): for ids that only travel as text."""
+        chunk = self._next()
+        h = chunk.hex()
+        # Version 4 is the high nibble of byte 6; the RFC 4122 variant, 10 in the top two
+        # bits of byte 8.
+        variant = (chunk[8] & 0x3F) | 0x80
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant:02x}{h[18:20]}-{h[20:]}"
 
 
 # Not shared across fork(): a forked child must not repeat its parent's ids.
@@ -32,3 +45,4 @@ _source = _RandomUUIDs()
 os.register_at_fork(after_in_child=lambda: _source.__init__())
 
 new_uuid = _source
+new_uuid_text = _source.text

@@ -7,6 +7,7 @@ from the same registrations, so the document can't miss an endpoint.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from aiohttp import web
@@ -16,6 +17,8 @@ from attache_core.errors import NotFound
 from attache_core.openapi import ApiSpec
 from attache_core.web import json_response
 from attache_gateway.keys import VERIFIER
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 api = ApiSpec(
     title="Attache API",
@@ -35,6 +38,15 @@ def path_uuid(request: web.Request, name: str, what: str) -> uuid.UUID:
         return uuid.UUID(request.match_info[name])
     except ValueError as exc:
         raise NotFound(f"{what} not found") from exc
+
+
+def path_uuid_text(request: web.Request, name: str, what: str) -> str:
+    """A UUID path parameter as str(UUID) would write it, for use cases that only need the
+    text: the canonical form, the common case, is checked and kept as it is."""
+    raw = request.match_info[name]
+    if _CANONICAL_UUID.fullmatch(raw):
+        return raw
+    return str(path_uuid(request, name, what))
 
 
 async def openapi_document(_request: web.Request) -> web.Response:

@@ -100,9 +100,10 @@ class CatalogClient:
             raise UpstreamFailed("Catalog service unavailable") from exc
 
     async def ensure_customer(
-        self, authorization: str, org_id: str, customer_id: uuid.UUID
+        self, authorization: str, org_id: str, customer_id: uuid.UUID | str
     ) -> None:
-        """NotFound unless the caller's organisation has this customer."""
+        """NotFound unless the caller's organisation has this customer (a UUID or its
+        canonical text)."""
         key = (org_id, str(customer_id))
         seen = self._known_customers.get(key)
         if seen is not None and time.monotonic() - seen < self._cache_seconds:

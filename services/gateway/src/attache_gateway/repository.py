@@ -18,11 +18,12 @@ SESSION_COLUMNS = (
 
 
 class NewSession(NamedTuple):
-    """An upload session as presign creates it (columns in insert order)."""
+    """An upload session as presign creates it (columns in insert order). The ids may be
+    UUIDs or their text: both reach PostgreSQL as the same JSON string."""
 
-    id: uuid.UUID
+    id: uuid.UUID | str
     org_id: str
-    customer_id: uuid.UUID
+    customer_id: uuid.UUID | str
     created_by: str
     bucket: str
     object_key: str

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from attache_core.web import json_response, parse_body
 from attache_gateway import uploads
-from attache_gateway.api import api, authenticate, path_uuid
+from attache_gateway.api import api, authenticate, path_uuid, path_uuid_text
 from attache_gateway.domain import Attachment, ConfirmRequest, PresignRequest, PresignResponse
 from attache_gateway.keys import CATALOG, UPLOADS
 from attache_gateway.proxied import (
@@ -30,7 +30,7 @@ from attache_gateway.proxied import (
 )
 async def presign_attachment(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    customer_id = path_uuid(request, "customer_id", "Customer")
+    customer_id = path_uuid_text(request, "customer_id", "Customer")
     body = await parse_body(request, PresignRequest)
     result = await uploads.presign_upload(
         request.app[UPLOADS], principal, request.headers["Authorization"], customer_id, body

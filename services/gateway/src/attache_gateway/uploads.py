@@ -6,6 +6,7 @@ registers the same attachment (the catalog ignores a repeat with that id).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from attache_core.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from attache_core.ids import new_uuid
+from attache_core.ids import new_uuid_text
 from attache_core.s3 import BlobStore
 from attache_gateway import repository as repo
 from attache_gateway.catalog_client import CatalogClient
@@ -53,9 +54,16 @@ class UploadContext:
     session_writer: BatchWriter[repo.NewSession]
 
 
-def _object_key(org_id: str, customer_id: uuid.UUID, session_id: uuid.UUID, filename: str) -> str:
+@functools.lru_cache(maxsize=4096)
+def _org_key_component(org_id: str) -> str:
+    return filenames.key_component(org_id, limit=64)  # the same few orgs, over and over
+
+
+def _object_key(
+    org_id: str, customer_id: uuid.UUID | str, session_id: uuid.UUID | str, filename: str
+) -> str:
     return (
-        f"orgs/{filenames.key_component(org_id, limit=64)}/customers/{customer_id}"
+        f"orgs/{_org_key_component(org_id)}/customers/{customer_id}"
         f"/{session_id}/{filenames.key_component(filename)}"
     )
 
@@ -73,10 +81,11 @@ async def presign_upload(
     ctx: UploadContext,
     principal: Principal,
     authorization: str,
-    customer_id: uuid.UUID,
+    customer_id: str,
     req: PresignRequest,
 ) -> PresignResponse:
-    principal.require_customer_access(str(customer_id))
+    """`customer_id` in its canonical text form (str(UUID)): it is only ever used as text."""
+    principal.require_customer_access(customer_id)
     content_type = check_allowed(ctx.settings, req.content_type)
     if req.size > ctx.settings.multipart_threshold_bytes:
         raise InvalidInput(
@@ -92,7 +101,7 @@ async def presign_upload(
     filename = filenames.display_name(req.filename)
     await ctx.catalog.ensure_customer(authorization, principal.org_id, customer_id)
 
-    session_id = new_uuid()
+    session_id = new_uuid_text()
     bucket = ctx.settings.s3_bucket
     key = _object_key(principal.org_id, customer_id, session_id, filename)
     ttl = ctx.settings.upload_url_ttl_seconds

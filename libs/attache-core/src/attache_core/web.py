@@ -50,7 +50,8 @@ def json_response(
 ) -> web.Response:
     """JSON of a model, or of plain data that may hold models, datetimes, UUIDs, decimals."""
     if isinstance(body, BaseModel):
-        data = body.model_dump_json(by_alias=True).encode()
+        # What model_dump_json(by_alias=True) gives, as the bytes it decodes into a str.
+        data = body.__pydantic_serializer__.to_json(body, by_alias=True)
     else:
         data = pydantic_core.to_json(body, by_alias=True)
     return web.Response(body=data, status=status, content_type=JSON_CONTENT_TYPE, headers=headers)

@@ -142,14 +142,17 @@ class RateLimiter:
             Tier.FREE: settings.rate_limit_free_per_minute,
             Tier.PRO: settings.rate_limit_pro_per_minute,
         }
-        self._prefixes = tuple(p.rstrip("/") for p in settings.rate_limited_prefixes)
+        prefixes = [p.rstrip("/") for p in settings.rate_limited_prefixes]
+        # Every request asks: one set lookup and one startswith over a tuple, no loop.
+        self._paths = frozenset(prefixes)
+        self._subpath_prefixes = tuple(p + "/" for p in prefixes)
         # None: the database's clock, which every replica shares. Tests set their own
         # (returning timezone-aware datetimes).
         self.clock = clock
 
     def applies_to(self, path: str) -> bool:
         """`/api/attachments` and paths below it, not `/api/attachmentsfoo`."""
-        return any(path == p or path.startswith(p + "/") for p in self._prefixes)
+        return path in self._paths or path.startswith(self._subpath_prefixes)
 
     async def hit(self, pool: asyncpg.Pool, principal: Principal) -> Decision:
         limit = self.limits[principal.tier]

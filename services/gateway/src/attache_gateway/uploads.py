@@ -53,6 +53,17 @@ class UploadContext:
     # Presign's session inserts, group-committed (the presign hot path).
     session_writer: BatchWriter[repo.NewSession]
 
+    # Built once: timedelta(seconds=...) is dear enough to show on the presign hot path.
+    @functools.cached_property
+    def url_ttl(self) -> timedelta:
+        return timedelta(seconds=self.settings.upload_url_ttl_seconds)
+
+    @functools.cached_property
+    def session_ttl(self) -> timedelta:
+        """How long a presigned session waits for its confirm: the URL's life and a grace."""
+        settings = self.settings
+        return timedelta(seconds=settings.upload_url_ttl_seconds + settings.confirm_grace_seconds)
+
 
 @functools.lru_cache(maxsize=4096)
 def _org_key_component(org_id: str) -> str:
@@ -104,12 +115,11 @@ async def presign_upload(
     session_id = new_uuid_text()
     bucket = ctx.settings.s3_bucket
     key = _object_key(principal.org_id, customer_id, session_id, filename)
-    ttl = ctx.settings.upload_url_ttl_seconds
     now = datetime.now(UTC)
     url = ctx.blobs.presigner.presign_put(
         bucket,
         key,
-        expires_in=ttl,
+        expires_in=ctx.settings.upload_url_ttl_seconds,
         content_type=content_type,
         content_length=req.size,
         content_md5=req.content_md5,
@@ -129,7 +139,7 @@ async def presign_upload(
             declared_size=req.size,
             checksum_sha256=req.checksum_sha256,
             content_md5=req.content_md5,
-            expires_at=now + timedelta(seconds=ttl + ctx.settings.confirm_grace_seconds),
+            expires_at=now + ctx.session_ttl,
         )
     )
     headers = {"Content-Type": content_type}
@@ -137,9 +147,7 @@ async def presign_upload(
         headers["Content-MD5"] = req.content_md5
     if req.checksum_sha256:
         headers["x-amz-checksum-sha256"] = req.checksum_sha256
-    return PresignResponse(
-        url=url, object_key=key, headers=headers, expires_at=now + timedelta(seconds=ttl)
-    )
+    return PresignResponse(url=url, object_key=key, headers=headers, expires_at=now + ctx.url_ttl)
 
 
 def _registration(

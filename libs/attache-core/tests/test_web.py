@@ -73,9 +73,11 @@ async def test_request_id_is_kept_when_sensible_and_generated_otherwise():
 
 
 async def test_log_context_has_this_request_id_and_nothing_an_earlier_request_bound():
+    app = _app()
+    assert "request_id" not in structlog.contextvars.get_contextvars()  # nothing outside
     # One keep-alive connection: the second request runs on the same connection.
     connector = aiohttp.TCPConnector(limit=1)
-    async with TestServer(_app()) as server, aiohttp.ClientSession(connector=connector) as http:
+    async with TestServer(app) as server, aiohttp.ClientSession(connector=connector) as http:
         first = {REQUEST_ID_HEADER: "first"}
         async with http.get(server.make_url("/context?bind=org-1"), headers=first) as resp:
             assert await resp.json() == {"request_id": "first"}

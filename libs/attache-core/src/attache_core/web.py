@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import time
 import uuid
@@ -86,6 +87,13 @@ def _request_ids() -> Callable[[], str]:
     return lambda: f"{prefix}{next(counter):x}"
 
 
+def _structlog_context_var(key: str) -> contextvars.ContextVar[Any]:
+    """The context variable structlog binds `key` with (bound once and reset, to get it)."""
+    token = structlog.contextvars.bind_contextvars(**{key: None})[key]
+    token.var.reset(token)
+    return token.var
+
+
 def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     """The documented error body for anything a handler raised."""
     if isinstance(exc, AttacheError):
@@ -115,6 +123,7 @@ def service_middleware(registry: CollectorRegistry) -> Callable:
         registry=registry,
     )
     new_request_id = _request_ids()
+    request_id_var = _structlog_context_var("request_id")
     # (method, route, status) → the counter and histogram children. `.labels()` converts,
     # validates and takes a lock on every call: a measurable share of a fast request.
     children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -135,9 +144,11 @@ def service_middleware(registry: CollectorRegistry) -> Callable:
         request_id = request.headers.get(REQUEST_ID_HEADER)
         if not request_id or len(request_id) > 100 or not request_id.isascii():
             request_id = new_request_id()
-        # No clear_contextvars() first: aiohttp runs every request in a task of its own,
-        # on a copy of the connection's context, so no earlier request's binding is here.
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        # Bound for the log lines of this request, like bind_contextvars(request_id=...)
+        # without its lookups. No clear_contextvars() first: aiohttp runs every request in
+        # a task of its own, on a copy of the connection's context, so no earlier request's
+        # binding is here.
+        request_id_var.set(request_id)
         try:
             response = await handler(request)
         except web.HTTPException as exc:

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 
 import asyncpg
-import pytest
 
 from attache_core.db import apply_migrations
 
@@ -30,31 +29,3 @@ async def test_concurrent_migrators_apply_each_file_once(database_url, tmp_path)
         await conns[0].execute(f"DROP SCHEMA {schema} CASCADE")
         for c in conns:
             await c.close()
-
-
-async def test_held_connection_keeps_one_connection_and_replaces_a_broken_one(database_url):
-    from attache_core.db import HeldConnection, create_pool
-
-    pool = await create_pool(database_url, min_size=1, max_size=2)
-    held = HeldConnection(pool)
-    same_session = "DO $$ BEGIN PERFORM current_setting('attache.held'); END $$"
-    try:
-        await held.execute("SET attache.held = 'yes'")
-        await held.execute(same_session)  # raises unless on the connection that SET it
-        with pytest.raises(asyncpg.UndefinedTableError):
-            await held.execute("SELECT * FROM no_such_table")
-        await held.execute(same_session)  # a refused statement keeps the connection
-
-        # The server drops the connection: that statement fails, the next gets another.
-        pid = await pool.fetchval(
-            "SELECT pid FROM pg_stat_activity WHERE query LIKE 'DO $$ BEGIN PERFORM%'"
-        )
-        await pool.execute("SELECT pg_terminate_backend($1)", pid)
-        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
-            await held.execute("SELECT 1")
-        await held.execute("SELECT 1")
-        with pytest.raises(asyncpg.UndefinedObjectError):
-            await held.execute(same_session)  # a new session: the setting is gone
-    finally:
-        await held.close()
-        await asyncio.wait_for(pool.close(), 10)  # nothing left checked out

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import structlog
@@ -42,40 +41,6 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
         init=init_connection,
         command_timeout=60,
     )
-
-
-class HeldConnection:
-    """One pool connection kept for a single sequential user, such as a group-commit writer.
-
-    Pool.execute acquires and releases a connection per statement, and the release runs
-    in a task of its own (asyncio.shield): two more event-loop passes before the caller
-    resumes. On a busy loop those passes took longer than the statement itself, and a
-    writer's callers wait for them (measured: 5.3 ms a batch instead of 3).
-    The connection goes back to the pool on `close()`, or when it broke or a statement
-    was cancelled midway; the next statement then acquires another.
-    """
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-        self._conn: asyncpg.Connection | None = None
-
-    async def execute(self, query: str, *args: Any) -> str:
-        if self._conn is None:
-            self._conn = await self._pool.acquire()
-        conn = self._conn
-        try:
-            return await conn.execute(query, *args)
-        except BaseException as exc:
-            # A statement the server refused leaves the connection as it was; anything else
-            # goes back to the pool, which knows how to clean it up or replace it.
-            if not isinstance(exc, asyncpg.PostgresError) or conn.is_closed():
-                await self.close()
-            raise
-
-    async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await self._pool.release(conn)
 
 
 def read_migrations(directory: Path) -> list[tuple[str, str]]:

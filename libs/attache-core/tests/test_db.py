@@ -6,8 +6,10 @@ import asyncio
 import uuid
 
 import asyncpg
+import pytest
 
 from attache_core.db import apply_migrations
+from attache_devstack.waiting import eventually
 
 
 async def test_concurrent_migrators_apply_each_file_once(database_url, tmp_path):
@@ -29,3 +31,55 @@ async def test_concurrent_migrators_apply_each_file_once(database_url, tmp_path)
         await conns[0].execute(f"DROP SCHEMA {schema} CASCADE")
         for c in conns:
             await c.close()
+
+
+async def _drop(pool: asyncpg.Pool, query: str) -> None:
+    """Terminates the backend whose last statement was `query`, and waits until it is gone."""
+    sql = "SELECT pid FROM pg_stat_activity WHERE query = $1"
+    pid = await pool.fetchval(sql, query)
+    await pool.execute("SELECT pg_terminate_backend($1)", pid)
+    gone = "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1)"
+    await eventually(lambda: pool.fetchval(gone, pid))
+
+
+async def test_held_connection_keeps_one_connection_across_statements(database_url):
+    from attache_core.db import HeldConnection, create_pool
+
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    held = HeldConnection(pool)
+    same_session = "DO $$ BEGIN PERFORM current_setting('attache.held'); END $$"
+    try:
+        await held.execute("SET attache.held = 'yes'")
+        await held.execute(same_session)  # raises unless on the connection that SET it
+        with pytest.raises(asyncpg.UndefinedTableError):
+            await held.execute("SELECT * FROM no_such_table")
+        await held.execute(same_session)  # a refused statement keeps the connection
+    finally:
+        await held.close()
+        await asyncio.wait_for(pool.close(), 10)  # nothing left checked out
+
+
+async def test_held_connection_replaces_one_the_server_dropped(database_url):
+    from attache_core.db import HeldConnection, create_pool
+
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    held = HeldConnection(pool)
+    first, second = "SELECT 'first held connection'", "SELECT 'second held connection'"
+    try:
+        # Dropped between statements: the pool takes it back on its own once it sees the
+        # connection close, and the next statement runs on another.
+        await held.execute(first)
+        await _drop(pool, first)
+        await asyncio.sleep(0.2)  # the client sees the close
+        await held.execute(second)
+
+        # Dropped just before a statement: at most that one fails.
+        await _drop(pool, second)
+        try:
+            await held.execute("SELECT 1")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError):
+            pass
+        await held.execute("SELECT 1")
+    finally:
+        await held.close()
+        await asyncio.wait_for(pool.close(), 10)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
@@ -41,6 +42,50 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
         init=init_connection,
         command_timeout=60,
     )
+
+
+class HeldConnection:
+    """One pool connection kept for a single sequential user, such as a group-commit writer.
+
+    Pool.execute acquires and releases a connection per statement, and the release runs
+    in a task of its own (asyncio.shield): two more event-loop passes before the caller
+    resumes. On a busy loop those passes took longer than the statement itself, and a
+    writer's callers wait for them (measured: 5.3 ms a batch instead of 3).
+
+    The connection goes back to the pool on `close()`, and when a statement was cancelled
+    midway or failed other than by the server refusing it. One the pool took back on its
+    own (it does when the server drops the connection) is noticed before the next
+    statement, which acquires another.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._conn: asyncpg.Connection | None = None
+
+    async def execute(self, query: str, *args: Any) -> str:
+        conn = self._conn
+        if conn is None or not _usable(conn):
+            await self.close()
+            conn = self._conn = await self._pool.acquire()
+        try:
+            return await conn.execute(query, *args)
+        except asyncpg.PostgresError:
+            raise  # the server refused the statement; a dropped connection is seen next time
+        except BaseException:
+            await self.close()  # the pool knows how to clean it up or replace it
+            raise
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self._pool.release(conn)  # nothing to do if the pool took it back
+
+
+def _usable(conn: asyncpg.Connection) -> bool:
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:  # released: the pool took it back when it closed
+        return False
 
 
 def read_migrations(directory: Path) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from aiohttp import web
 from attache_core import messaging
 from attache_core.auth import TokenVerifier
 from attache_core.batching import BatchWriter
+from attache_core.db import HeldConnection
 from attache_core.s3 import open_blob_store
 from attache_core.web import (
     ERROR_RENDERERS_KEY,
@@ -50,6 +51,16 @@ from attache_gateway.sweeper import run_sweeper
 from attache_gateway.uploads import UploadContext
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def _session_writer(app: web.Application) -> AsyncIterator[None]:
+    """Presign's session inserts, group-committed on a connection of their own."""
+    connection = HeldConnection(app[POOL])
+    app[SESSION_WRITER] = BatchWriter(
+        lambda sessions: repository.insert_sessions(connection, sessions)
+    )
+    yield
+    await connection.close()
 
 
 async def _object_store(app: web.Application) -> AsyncIterator[None]:
@@ -144,12 +155,10 @@ def create_app(settings: GatewaySettings, *, background: bool = True) -> web.App
     app = create_base_app()
     app[SETTINGS] = settings
     app[VERIFIER] = TokenVerifier(settings)
-    app[SESSION_WRITER] = BatchWriter(
-        lambda sessions: repository.insert_sessions(app[POOL], sessions)
-    )
     app.cleanup_ctx.extend(
         [
             postgres_context(settings, POOL, "gateway", MIGRATIONS),
+            _session_writer,
             _object_store,
             _broker_check,
             _catalog_client,

@@ -9,6 +9,8 @@ from typing import NamedTuple
 import asyncpg
 import pydantic_core
 
+from attache_core.db import HeldConnection
+
 SESSION_COLUMNS = (
     "id, org_id, customer_id, created_by, bucket, object_key, filename, content_type,"
     " declared_size, checksum_sha256, content_md5, status, reject_reason, attachment_id, etag,"
@@ -35,13 +37,13 @@ class NewSession(NamedTuple):
     expires_at: datetime
 
 
-async def insert_sessions(pool: asyncpg.Pool, sessions: list[NewSession]) -> None:
+async def insert_sessions(db: HeldConnection | asyncpg.Pool, sessions: list[NewSession]) -> None:
     """One statement for the whole batch (see attache_core.batching), its rows as one JSON
     array in one text parameter. Twelve typed arrays (unnest) cost the gateway about twice
     the CPU per row: asyncpg checks every array element against collections.abc ABCs.
     A pipelined executemany is dearer still, on both ends. jsonb, not json: `->>` on json
     parses the element again for every field (twice PostgreSQL's CPU per row)."""
-    await pool.execute(
+    await db.execute(
         # $1::text: the pool's jsonb codec would encode the string again.
         """INSERT INTO gateway.upload_sessions
              (id, org_id, customer_id, created_by, bucket, object_key, filename, content_type,

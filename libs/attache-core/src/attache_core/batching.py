@@ -23,12 +23,15 @@ class BatchWriter(Generic[Item]):
         self._pending: list[tuple[Item, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def write(self, item: Item) -> None:
+    def write(self, item: Item) -> asyncio.Future[None]:
+        """Queues `item`; await the result: done once the item's batch is committed.
+        (A plain method returning the future: a coroutine around it would be one more
+        frame for every caller to suspend and resume through.)"""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         if self._writer is None:
             self._writer = asyncio.create_task(self._drain())
-        await future
+        return future
 
     async def _drain(self) -> None:
         try:

@@ -324,6 +324,8 @@ async def test_presign_stores_the_session_as_presigned(
         "SELECT * FROM gateway.upload_sessions WHERE object_key = $1", presigned["object_key"]
     )
     assert row["org_id"] == org and str(row["customer_id"]) == customer
+    assert row["created_by"] == "user-1" and row["bucket"] == stack.settings.s3_bucket
+    assert row["object_key"].endswith(".pdf")
     assert row["filename"] == name and row["content_type"] == "application/pdf"
     assert row["declared_size"] == 5 * 1024**2 and row["status"] == "pending"
     assert row["checksum_sha256"] == extra.get("checksum_sha256")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -53,14 +54,20 @@ from attache_gateway.uploads import UploadContext
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+# Two batches in flight: the next forms and goes while PostgreSQL commits the last
+# (+11% presigns/s against one, alternating rounds on one stack; three or four: no more).
+SESSION_WRITE_LANES = 2
+
+
 async def _session_writer(app: web.Application) -> AsyncIterator[None]:
-    """Presign's session inserts, group-committed on a connection of their own."""
-    connection = HeldConnection(app[POOL])
+    """Presign's session inserts, group-committed on connections of their own."""
+    connections = [HeldConnection(app[POOL]) for _ in range(SESSION_WRITE_LANES)]
     app[SESSION_WRITER] = BatchWriter(
-        lambda sessions: repository.insert_sessions(connection, sessions)
+        [partial(repository.insert_sessions, connection) for connection in connections]
     )
     yield
-    await connection.close()
+    for connection in connections:
+        await connection.close()
 
 
 async def _object_store(app: web.Application) -> AsyncIterator[None]:

@@ -6,9 +6,15 @@ import aiohttp
 import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from attache_core.errors import NotFound
-from attache_core.web import METRICS_REGISTRY_KEY, REQUEST_ID_HEADER, create_base_app
+from attache_core.web import (
+    METRICS_REGISTRY_KEY,
+    REQUEST_ID_HEADER,
+    RequestMetrics,
+    create_base_app,
+)
 
 
 async def _item(request: web.Request) -> web.Response:
@@ -57,6 +63,42 @@ async def test_requests_are_counted_by_method_route_and_status_sent():
     assert count("POST", "unmatched", "405") == 1
     assert observed("GET", "/items/{id}") == 4
     assert observed("GET", "unmatched") == 1
+
+
+def test_request_metrics_expose_what_prometheus_clients_own_metrics_would():
+    # Durations on, between and beyond the bucket bounds, and two label sets.
+    observations = [
+        ("GET", "/items/{id}", 200, 0.0),
+        ("GET", "/items/{id}", 200, 0.005),
+        ("GET", "/items/{id}", 200, 0.0050001),
+        ("GET", "/items/{id}", 404, 0.3),
+        ("POST", "unmatched", 405, 10.0),
+        ("POST", "unmatched", 405, 42.5),
+        ("GET", "/items/{id}", 200, 0.0123),
+    ]
+    ours = CollectorRegistry()
+    metrics = RequestMetrics()
+    ours.register(metrics)
+    theirs = CollectorRegistry()
+    requests = Counter(
+        "http_requests_total", "HTTP requests", ["method", "route", "status"], registry=theirs
+    )
+    latency = Histogram(
+        "http_request_duration_seconds",
+        "HTTP request latency",
+        ["method", "route"],
+        registry=theirs,
+    )
+    for method, route, status, seconds in observations:
+        metrics.record(method, route, status, seconds)
+        requests.labels(method, route, str(status)).inc()
+        latency.labels(method, route).observe(seconds)
+
+    def exposition(registry: CollectorRegistry) -> list[str]:
+        text = generate_latest(registry).decode()
+        return sorted(line for line in text.splitlines() if "_created" not in line)
+
+    assert exposition(ours) == exposition(theirs)
 
 
 async def test_request_id_is_kept_when_sensible_and_generated_otherwise():

@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
+import bisect
 import contextvars
 import itertools
+import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +23,10 @@ import asyncpg
 import pydantic_core
 import structlog
 from aiohttp import hdrs, web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 from pydantic import BaseModel, ValidationError
 
 from attache_core.db import create_pool, migrate
@@ -42,8 +47,6 @@ READINESS_CHECKS_KEY = web.AppKey("readiness_checks", dict)
 ERROR_RENDERERS_KEY = web.AppKey("error_renderers", list)
 
 JSON_CONTENT_TYPE = "application/json"
-# Metric children cached by the service middleware (beyond it, .labels() each time).
-_MAX_CACHED_LABEL_SETS = 1024
 
 
 def json_response(
@@ -110,33 +113,63 @@ def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     return _renderer_for(request)(err)
 
 
+class RequestMetrics(Collector):
+    """`http_requests_total` {method, route, status} and `http_request_duration_seconds`
+    {method, route}, counted in plain dicts and handed to Prometheus when it scrapes.
+
+    A prometheus_client Counter and Histogram child take a lock and run their bucket
+    search in Python on every request: about 20k instructions of a presign's 505k
+    (callgrind). Requests are recorded on the event loop's thread only.
+    """
+
+    def __init__(self, buckets: Sequence[float] = Histogram.DEFAULT_BUCKETS) -> None:
+        self._bounds = tuple(float(b) for b in buckets)
+        if self._bounds[-1] != math.inf:
+            self._bounds += (math.inf,)
+        self._counts: dict[tuple[str, str, int], int] = {}
+        # (method, route) → one count per bucket (not cumulative), then the sum.
+        self._latencies: dict[tuple[str, str], list[float]] = {}
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + 1
+        observed = self._latencies.get((method, route))
+        if observed is None:
+            observed = self._latencies[method, route] = [0] * (len(self._bounds) + 1)
+        observed[bisect.bisect_left(self._bounds, seconds)] += 1  # le: bound >= seconds
+        observed[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "http_requests", "HTTP requests", labels=["method", "route", "status"]
+        )
+        for (method, route, status), n in list(self._counts.items()):
+            requests.add_metric([method, route, str(status)], n)
+        latency = HistogramMetricFamily(
+            "http_request_duration_seconds", "HTTP request latency", labels=["method", "route"]
+        )
+        for (method, route), observed in list(self._latencies.items()):
+            cumulative = list(itertools.accumulate(observed[:-1]))
+            latency.add_metric(
+                [method, route],
+                buckets=[
+                    (floatToGoString(b), n) for b, n in zip(self._bounds, cumulative, strict=True)
+                ],
+                sum_value=observed[-1],
+            )
+        yield requests
+        yield latency
+
+
 def service_middleware(registry: CollectorRegistry) -> Callable:
     """The one middleware of every service: request id and log context, the mapping of
     exceptions to the error body, and request metrics (with the status actually sent)."""
-    requests = Counter(
-        "http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
-    )
-    latency = Histogram(
-        "http_request_duration_seconds",
-        "HTTP request latency",
-        ["method", "route"],
-        registry=registry,
-    )
+    metrics = RequestMetrics()
+    registry.register(metrics)
+    record = metrics.record
     new_request_id = _request_ids()
     request_id_var = _structlog_context_var("request_id")
-    # (method, route, status) → the counter and histogram children. `.labels()` converts,
-    # validates and takes a lock on every call: a measurable share of a fast request.
-    children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-
-    def record(method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
-        pair = children.get(key)
-        if pair is None:
-            pair = (requests.labels(method, route, str(status)), latency.labels(method, route))
-            if len(children) < _MAX_CACHED_LABEL_SETS:  # methods are whatever clients send
-                children[key] = pair
-        pair[0].inc()
-        pair[1].observe(seconds)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:

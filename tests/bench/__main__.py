@@ -105,6 +105,8 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         out["presign_to_empty_ratio"] = p["ratio_presign_to_empty"]
         out["presign_to_empty_target_min"] = p["target_min"]
         out["presign_to_empty_cpu_ratio"] = p["cpu_ratio_empty_to_presign"]
+        if "ratio_empty_to_presign" in p.get("instructions", {}):
+            out["presign_to_empty_instruction_ratio"] = p["instructions"]["ratio_empty_to_presign"]
         out["presign_rps"] = p["presign"]["requests_per_s"]
         out["presign_p95_ms"] = p["presign"]["p95_ms"]
         out["empty_rps"] = p["empty"]["requests_per_s"]

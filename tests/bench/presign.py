@@ -5,6 +5,9 @@ Both servers run in their own process and get byte-for-byte the same request
 the gateway does for a presign: verify the JWT, validate the body, check the
 customer (cached), sign the URL, insert the upload session. Rounds alternate
 which server goes first, and the ratio is the median of the per-round ratios.
+
+The same two servers are then counted under callgrind (tests/bench/instructions.py):
+instructions per request, a ratio the virtual machine's drifting speed can't move.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from tests.bench import instructions
 from tests.bench.common import (
     PRESIGN_BODY,
     Options,
@@ -24,7 +28,7 @@ from tests.bench.common import (
     summarise_rounds,
 )
 from tests.bench.load import LoadResult
-from tests.bench.stack import BenchStack, progress
+from tests.bench.stack import BenchStack, free_port, progress
 
 NAME = "presign"
 TARGET_RATIO = 0.5
@@ -58,6 +62,14 @@ async def run(stack: BenchStack, opts: Options) -> dict[str, Any]:
             )
             (empty if subject == "empty" else presign).append(result)
     stack.cache.setdefault("empty", []).extend(empty)
+    progress("presign: instructions per request under callgrind (a minute or two)")
+    counted = await instructions.compare(
+        stack,
+        ("presign", stack.gateway_command(free_port())),
+        path,
+        headers=headers,
+        body=PRESIGN_BODY,
+    )
 
     per_round = [ratio(p.rps, e.rps) for p, e in zip(presign, empty, strict=True)]
     value = median([r for r in per_round if r is not None])
@@ -77,6 +89,7 @@ async def run(stack: BenchStack, opts: Options) -> dict[str, Any]:
         # rates when the machine is shared, and what the throughput ratio tends to when the
         # server process is the bottleneck.
         "cpu_ratio_empty_to_presign": ratio(baseline_cpu or 0, gateway_cpu or 0),
+        "instructions": counted,
         "presign": presign_summary,
         "empty": empty_summary,
     }

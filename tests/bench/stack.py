@@ -180,26 +180,8 @@ class BenchStack:
             {**env, "ATTACHE_CATALOG_PORT": str(catalog_port)},
             f"http://127.0.0.1:{catalog_port}",
         )
-        self.gateway = self._spawn(
-            "gateway",
-            [sys.executable, "-m", "attache_gateway"],
-            {
-                **env,
-                "ATTACHE_GATEWAY_PORT": str(gateway_port),
-                "ATTACHE_CATALOG_URL": self.catalog.url,
-                "ATTACHE_MAX_FILE_BYTES": str(2 * 1024**3),  # the 1 GiB upload benchmark
-                # No per-user rate limits on /api/attachments: the library benchmark sends
-                # thousands of requests a minute with one user's token.
-                "ATTACHE_RATE_LIMITED_PREFIXES": "[]",
-            },
-            f"http://127.0.0.1:{gateway_port}",
-        )
-        self.baseline = self._spawn(
-            "baseline",
-            [sys.executable, str(EMPTY_SERVER), "--port", str(baseline_port)],
-            env,
-            f"http://127.0.0.1:{baseline_port}",
-        )
+        self.gateway = self._spawn("gateway", *self.gateway_command(gateway_port))
+        self.baseline = self._spawn("baseline", *self.baseline_command(baseline_port))
         # The import worker has no HTTP port; benchmarks wait for its queue consumer.
         importer_env = dict(env)
         if concurrent := os.environ.get("ATTACHE_BENCH_IMPORT_CONCURRENT_BATCHES"):
@@ -217,6 +199,35 @@ class BenchStack:
             f"gateway {self.gateway.pid}, catalog {self.catalog.pid}, "
             f"baseline {self.baseline.pid}, seaweedfs {seaweedfs.process.pid})"
         )
+
+    def gateway_command(self, port: int) -> tuple[list[str], dict[str, str], str]:
+        """(argv, environment, URL) of a gateway process of this run on `port`."""
+        assert self.catalog is not None
+        env = {
+            **self._service_env(),
+            "ATTACHE_GATEWAY_PORT": str(port),
+            "ATTACHE_CATALOG_URL": self.catalog.url,
+            "ATTACHE_MAX_FILE_BYTES": str(2 * 1024**3),  # the 1 GiB upload benchmark
+            # No per-user rate limits on /api/attachments: the library benchmark sends
+            # thousands of requests a minute with one user's token.
+            "ATTACHE_RATE_LIMITED_PREFIXES": "[]",
+        }
+        return [sys.executable, "-m", "attache_gateway"], env, f"http://127.0.0.1:{port}"
+
+    def baseline_command(self, port: int) -> tuple[list[str], dict[str, str], str]:
+        """(argv, environment, URL) of an empty-handler baseline process on `port`."""
+        argv = [sys.executable, str(EMPTY_SERVER), "--port", str(port)]
+        return argv, self._service_env(), f"http://127.0.0.1:{port}"
+
+    async def start_service(
+        self, name: str, command: tuple[list[str], dict[str, str], str], *, wrapper: list[str]
+    ) -> Service:
+        """Another process of a command above, run under `wrapper` (say, a profiler);
+        ready when it answers /health. Stopped with the stack, or earlier by the caller."""
+        argv, env, url = command
+        service = self._spawn(name, [*wrapper, *argv], env, url)
+        await self._wait_ready(service, "/health")
+        return service
 
     def _service_env(self) -> dict[str, str]:
         # Nothing of the caller's ATTACHE_* configuration leaks in: the run is isolated.

@@ -1,7 +1,8 @@
 """Per-user rate limits by tier (seed 004), counted in the real PostgreSQL.
 
-Gateways started here limit `/limited-test` (a prefix no route lives under, so an admitted
-request is a 404 and a refused one a 429): the tests don't depend on the library routes.
+Gateways started here limit `/files/jobs` and call `/files/jobs/not-a-job`, which the
+gateway answers itself with a 404 once the limiter lets it by (no catalog call), and a
+refused request is a 429: the tests don't depend on the library routes.
 Their clock is injected (a window-aligned time a few minutes ahead, which the purger of
 the stack's gateway never reaches), so nothing sleeps and no window edge is crossed by
 accident.
@@ -25,8 +26,9 @@ from attache_gateway.rate_limits import (
     retry_after_seconds,
 )
 
-PREFIX = "/limited-test"
-ADMITTED = 404  # no route under the prefix: the handler's answer once the limiter let it by
+PREFIX = "/files/jobs"
+LIMITED = f"{PREFIX}/not-a-job"
+ADMITTED = 404  # that job id is no UUID: the handler's answer once the limiter let it by
 
 
 class FakeClock:
@@ -67,12 +69,12 @@ def limited(stack, gateway_with, clock):
     return start
 
 
-async def call(http, url, headers=None, path=f"{PREFIX}/items"):
+async def call(http, url, headers=None, path=LIMITED):
     async with http.get(f"{url}{path}", headers=headers) as resp:
         return resp.status, await resp.json(), resp.headers
 
 
-async def statuses(http, urls, headers, n, path=f"{PREFIX}/items"):
+async def statuses(http, urls, headers, n, path=LIMITED):
     """n requests, one after the other, cycling through the gateways at `urls`."""
     result = []
     for url in itertools.islice(itertools.cycle(urls), n):
@@ -238,11 +240,12 @@ async def test_unauthenticated_requests_are_not_counted(stack, http, db, org, li
         stack.settings.jwt_secret.get_secret_value(),
         algorithm="HS256",
     )
+    # Let through to the handler, which refuses them: 401, never 429.
     for headers in (None, {"Authorization": "Bearer garbage"}, {"Authorization": "Basic x"}):
-        assert await statuses(http, [url], headers, 25) == [ADMITTED] * 25
+        assert await statuses(http, [url], headers, 25) == [401] * 25
     for token in (forged, expired):
         headers = {"Authorization": f"Bearer {token}"}
-        assert await statuses(http, [url], headers, 70) == [ADMITTED] * 70
+        assert await statuses(http, [url], headers, 70) == [401] * 70
 
     assert await counted(db, org) == 0
     # The user whose identity they claimed still has the whole budget.
@@ -253,11 +256,12 @@ async def test_only_paths_under_the_prefixes_are_counted(stack, http, db, org, l
     url = await limited(rate_limit_free_per_minute=2)
     user = stack.auth(org=org)
     clock.at(0)
-    for path in ("/limited-testing", "/other/limited-test", "/health"):
+    # Paths beside the prefix, one outside it ending like it, no route at all, another route.
+    for path in ("/files/jobsx/1", "/v1/files/jobs/1", "/files/jobs-not/1", "/health"):
         assert 429 not in await statuses(http, [url], user, 5, path=path)
     assert await counted(db, org) == 0
 
-    assert await statuses(http, [url], user, 3, path=PREFIX) == [ADMITTED] * 2 + [429]
+    assert await statuses(http, [url], user, 3) == [ADMITTED] * 2 + [429]
 
 
 async def test_the_library_api_is_limited_by_default(stack, http, db, org, gateway_with):

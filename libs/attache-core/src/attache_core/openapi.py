@@ -80,15 +80,23 @@ class ApiSpec:
 
         return register
 
-    def add_routes(self, app: web.Application, *, first: Collection[Handler] = ()) -> None:
-        """Adds every operation's route, those of the `first` handlers ahead of the rest.
+    def add_routes(
+        self,
+        app: web.Application,
+        *,
+        first: Collection[Handler] = (),
+        wrap: Callable[[str, Handler], Handler] | None = None,
+    ) -> None:
+        """Adds every operation's route, those of the `first` handlers ahead of the rest;
+        `wrap(path, handler)` gives the handler each route gets (say, behind a guard).
 
         aiohttp tries the routes under one path prefix in the order they were added, each
         a regex match, so hot routes go first. Only routes whose paths no earlier route
         also matches may be moved, or a request would reach another handler.
         """
         for op in sorted(self.operations, key=lambda op: op.handler not in first):
-            app.router.add_route(op.method, op.path, op.handler)
+            handler = op.handler if wrap is None else wrap(op.path, op.handler)
+            app.router.add_route(op.method, op.path, handler)
 
     def document(self) -> dict[str, Any]:
         schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}

@@ -178,9 +178,11 @@ def create_app(settings: GatewaySettings, *, background: bool = True) -> web.App
         app.cleanup_ctx.append(_file_sweeper)
         app.cleanup_ctx.append(replaced_images_consumer)
         app.cleanup_ctx.append(rate_limits.purge_windows_periodically)
-    # After create_base_app's service middleware, so the 429 is rendered like any error.
-    app.middlewares.append(rate_limits.rate_limit_middleware(app))
     # Presign and confirm are the hot paths; no other route's path matches theirs.
-    api.add_routes(app, first=(routes.presign_attachment, routes.confirm_attachment))
+    api.add_routes(
+        app,
+        first=(routes.presign_attachment, routes.confirm_attachment),
+        wrap=rate_limits.rate_limit_guard(app),
+    )
     app.router.add_get("/openapi.json", openapi_document)
     return app

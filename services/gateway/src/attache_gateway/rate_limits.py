@@ -22,11 +22,12 @@ further out, and `retryAfter` is exact — at that time the next request is admi
 other request of the user's got in first).
 
 Time is the database's clock by default (the same for every replica); tests inject one.
-Only requests under `rate_limited_prefixes` are counted, and only authenticated ones: the
-middleware verifies the token itself (the verifier caches verified tokens, so the handler
-verifying it again is a dictionary lookup) and leaves unauthenticated requests to the
-handler's 401. If PostgreSQL can't be reached the request is let through (and logged):
-the limiter protects the service and must not become its outage.
+Only requests to routes under `rate_limited_prefixes` are counted, and only authenticated
+ones: the guard around their handlers verifies the token itself (the verifier caches
+verified tokens, so the handler verifying it again is a dictionary lookup) and leaves
+unauthenticated requests to the handler's 401. If PostgreSQL can't be reached the request
+is let through (and logged): the limiter protects the service and must not become its
+outage.
 
 Windows before the previous one are useless and deleted every minute by every replica's
 purger; the DELETE is idempotent, so replicas running it at once only overlap.
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -169,10 +171,14 @@ class RateLimiter:
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 
 
-def rate_limit_middleware(app: web.Application) -> Callable:
-    """The rate-limit middleware of a gateway app (its RateLimiter goes to app[RATE_LIMITER]).
+def rate_limit_guard(app: web.Application) -> Callable[[str, Handler], Handler]:
+    """For api.add_routes: wraps the handler of each route under `rate_limited_prefixes`
+    in the limiter, and leaves the others as they are (the limiter's RateLimiter goes to
+    app[RATE_LIMITER]). As a middleware it cost every request, presign's included, a
+    coroutine frame and a path check (about 7k instructions of a presign's 490k).
 
-    Append it after the service middleware, so the 429 is rendered like any error."""
+    The 429 is raised inside the handler, so the service middleware renders it like any
+    error."""
     limiter = app[RATE_LIMITER] = RateLimiter(app[SETTINGS])
     refused = Counter(
         "rate_limited_requests_total",
@@ -181,27 +187,31 @@ def rate_limit_middleware(app: web.Application) -> Callable:
         registry=app[METRICS_REGISTRY_KEY],
     )
 
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not limiter.applies_to(request.path):
-            return await handler(request)
-        try:
-            principal = await request.app[VERIFIER].authenticate(
-                request.headers.get("Authorization")
-            )
-        except Unauthenticated:
-            return await handler(request)  # not counted; the handler answers 401
-        try:
-            decision = await limiter.hit(request.app[POOL], principal)
-        except _CONNECTION_ERRORS:
-            log.warning("rate_limit_unavailable", exc_info=True)
-            return await handler(request)
-        if not decision.admitted:
-            refused.labels(principal.tier.value).inc()
-            raise RateLimited("Rate limit exceeded", retry_after=decision.retry_after)
-        return await handler(request)
+    def guard(path: str, handler: Handler) -> Handler:
+        if not limiter.applies_to(path):
+            return handler
 
-    return middleware
+        @functools.wraps(handler)
+        async def limited(request: web.Request) -> web.StreamResponse:
+            try:
+                principal = await request.app[VERIFIER].authenticate(
+                    request.headers.get("Authorization")
+                )
+            except Unauthenticated:
+                return await handler(request)  # not counted; the handler answers 401
+            try:
+                decision = await limiter.hit(request.app[POOL], principal)
+            except _CONNECTION_ERRORS:
+                log.warning("rate_limit_unavailable", exc_info=True)
+                return await handler(request)
+            if not decision.admitted:
+                refused.labels(principal.tier.value).inc()
+                raise RateLimited("Rate limit exceeded", retry_after=decision.retry_after)
+            return await handler(request)
+
+        return limited
+
+    return guard
 
 
 async def purge_windows(pool: asyncpg.Pool) -> int:

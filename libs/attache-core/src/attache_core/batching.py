@@ -33,12 +33,17 @@ class BatchWriter(Generic[Item]):
         self._max_batch = max_batch
         self._pending: list[tuple[Item, asyncio.Future[None]]] = []
         self._drains: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one the first write ran on
 
     def write(self, item: Item) -> asyncio.Future[None]:
         """Queues `item`; await the result: done once the item's batch is committed.
         (A plain method returning the future: a coroutine around it would be one more
         frame for every caller to suspend and resume through.)"""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = self._loop
+        if loop is None:
+            # Once: CPython's get_running_loop() makes a getpid() system call every time.
+            loop = self._loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
         self._pending.append((item, future))
         if self._idle_lanes:
             task = asyncio.create_task(self._drain(self._idle_lanes.pop()))

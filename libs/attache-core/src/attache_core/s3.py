@@ -122,16 +122,15 @@ class BlobStore:
         url = self._direct.presign_get(bucket, key, expires_in=_DIRECT_URL_SECONDS)
         headers = {"Range": f"bytes=0-{length - 1}"}
         for attempt in range(_DIRECT_ATTEMPTS):
+            last = attempt + 1 == _DIRECT_ATTEMPTS
             try:
                 async with self._http.get(url, headers=headers) as resp:
-                    if resp.status in _RETRYABLE and attempt + 1 < _DIRECT_ATTEMPTS:
-                        await asyncio.sleep(_RETRY_BASE_SECONDS * 2**attempt)
-                        continue
-                    return await _probed(resp, length)
+                    if resp.status not in _RETRYABLE or last:
+                        return await _probed(resp, length)
             except (aiohttp.ClientError, TimeoutError) as exc:
-                if attempt + 1 == _DIRECT_ATTEMPTS:
+                if last:
                     raise UpstreamFailed("Object storage unavailable") from exc
-                await asyncio.sleep(_RETRY_BASE_SECONDS * 2**attempt)
+            await asyncio.sleep(_RETRY_BASE_SECONDS * 2**attempt)
         raise AssertionError("unreachable")  # the last attempt returns or raises
 
     async def iter_object(

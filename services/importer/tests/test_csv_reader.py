@@ -136,9 +136,9 @@ def test_ten_thousand_columns_in_one_line():
     _, _, records, _, _ = read(header + wide + b"Ann,a@b.co\n", chunk=4096)
     columns = match_columns(records[0][1], None)
     check = build_checker(columns)
-    errors = check(records[1][1])
+    errors = check(*records[1])
     assert errors == [("", "c2", "The line has 10000 fields; the header has 2")]
-    assert check(records[2][1])[:2] == ("Ann", "a@b.co")
+    assert check(*records[2])[:3] == (3, "Ann", "a@b.co")
 
 
 def test_binary_and_empty_files_are_refused():
@@ -166,7 +166,7 @@ def test_header_names_are_normalised_and_matched():
     assert columns.index == {"full_name": 0, "email": 1, "phone": 2, "postal_code": 3}
     assert columns.ignored == ["Notes"]
     columns = match_columns(["First Name", "Last Name", "Email"], None)
-    assert build_checker(columns)(["Ada", "Lovelace", "ada@x.co"])[0] == "Ada Lovelace"
+    assert build_checker(columns)(2, ["Ada", "Lovelace", "ada@x.co"])[1] == "Ada Lovelace"
     mapped = match_columns(["name", "mail"], {"Name": "full_name", "MAIL": "email"})
     assert mapped.index == {"full_name": 0, "email": 1}
     with pytest.raises(ConfigError, match="email"):
@@ -179,7 +179,8 @@ def test_each_rule_once():
     columns = match_columns(SEED_CSV.decode().splitlines()[0].split(","), None)
     check = build_checker(columns)
     ok = ["John", "john@example.com", "(555) 123-4567", "1 St", "X", "CA", "123", "US", "secret99"]
-    assert check(ok) == (
+    assert check(2, ok) == (
+        2,
         "John",
         "john@example.com",
         "5551234567",
@@ -194,7 +195,7 @@ def test_each_rule_once():
     def error(index: int, value: str) -> tuple:
         fields = list(ok)
         fields[index] = value
-        (entry,) = check(fields)
+        (entry,) = check(2, fields)
         return entry
 
     assert error(0, " ") == ("full_name", "", "full_name is required")
@@ -204,11 +205,20 @@ def test_each_rule_once():
         assert error(1, bad)[2] == "email is not a valid email address", bad
     assert error(2, "12ab34")[2] == "phone must be 4 to 20 digits (digits_only)"
     assert error(6, "1" * 21)[2] == "postal_code is longer than 20 characters"
+    for index, name, limit in ((3, "address", 500), (4, "city", 200), (5, "state", 100)):
+        assert check(2, [*ok[:index], "x" * limit, *ok[index + 1 :]])[0] == 2  # at the limit
+        assert error(index, "x" * (limit + 1))[::2] == (
+            name,
+            f"{name} is longer than {limit} characters",
+        )
+    assert error(7, "x" * 101)[2] == "country is longer than 100 characters"
+    both = [*ok[:3], "a" * 501, *ok[4:7], "c" * 101, ok[8]]
+    assert [e[0] for e in check(2, both)] == ["address", "country"]
     assert error(8, "short") == ("password", "[redacted]", "password is shorter than 8 characters")
-    assert check(ok[:2])[2:] == (None,) * 7  # missing trailing fields are empty
-    assert build_checker(columns, phone_format="as_is")(ok)[2] == "(555) 123-4567"
+    assert check(2, ok[:2])[3:] == (None,) * 7  # missing trailing fields are empty
+    assert build_checker(columns, phone_format="as_is")(2, ok)[3] == "(555) 123-4567"
     for good in ("ÿ@müller.de", "o'brien+tag@sub.example.co.uk", "x@xn--bcher-kva.ch"):
-        assert check([ok[0], good])[1] == good
+        assert check(2, [ok[0], good])[2] == good
 
 
 def test_password_hashes_verify_and_never_hold_the_password():

@@ -188,10 +188,10 @@ class RowSink:
         if check is None:
             self._header(line, fields)
             return
-        result = check(fields)
+        result = check(line, fields)
         self.total += 1
         if type(result) is tuple:
-            self.rows.append((line, *result))
+            self.rows.append(result)
         else:
             self.failed += 1
             job_id = self.job.id

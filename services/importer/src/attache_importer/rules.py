@@ -137,10 +137,11 @@ def match_columns(header: list[str], mapping: Mapping[str, str] | None) -> Colum
     return Columns(index, list(header), ignored)
 
 
-# A checked row: (full_name, email, phone, address, city, state, postal_code, country,
-# password). Errors: (column, value, reason).
+# A checked row: (line, full_name, email, phone, address, city, state, postal_code,
+# country, password). Errors: (column, value, reason).
 Row = tuple
 RowError = tuple[str, str, str]
+OPTIONAL = ("address", "city", "state", "postal_code", "country")
 
 
 def _clip(value: str, limit: int = 200) -> str:
@@ -149,21 +150,25 @@ def _clip(value: str, limit: int = 200) -> str:
 
 def build_checker(
     columns: Columns, *, phone_format: str = "digits_only"
-) -> Callable[[list[str]], Row | list[RowError]]:
-    """A function checking one record's fields: the clean row, or its errors."""
+) -> Callable[[int, list[str]], Row | list[RowError]]:
+    """A function checking one record's fields (found on `line`): the clean row, or its
+    errors. The row is built once, in its final shape: rebuilding tuples (`(line, *row)`)
+    cost a fifth of the check."""
     idx = columns.index
     width = len(columns.header)
     i_name = idx.get("full_name")
     i_first, i_last = idx.get("first_name"), idx.get("last_name")
     i_email = idx["email"]
     i_phone = idx.get("phone")
-    optional = [(f, idx.get(f), MAX_LENGTHS[f]) for f in ("address", "city", "state")]
-    optional += [(f, idx.get(f), MAX_LENGTHS[f]) for f in ("postal_code", "country")]
+    i_address, i_city, i_state, i_postal_code, i_country = (idx.get(f) for f in OPTIONAL)
+    max_address, max_city, max_state, max_postal_code, max_country = (
+        MAX_LENGTHS[f] for f in OPTIONAL
+    )
     i_password = idx.get("password")
     email_match = EMAIL.fullmatch
     digits_only = phone_format == "digits_only"
 
-    def check(fields: list[str]) -> Row | list[RowError]:
+    def check(line: int, fields: list[str]) -> Row | list[RowError]:
         n = len(fields)
         if n != width:
             if n > width and not any(fields[width:]):
@@ -206,15 +211,26 @@ def build_checker(
                 errors.append(
                     ("phone", _clip(phone), "phone may hold only digits, spaces and +()-.")
                 )
-        values = []
-        for fname, i, limit in optional:
-            if i is None:
-                values.append(None)
-                continue
-            value = fields[i].strip()
-            if len(value) > limit:
-                errors.append((fname, _clip(value), f"{fname} is longer than {limit} characters"))
-            values.append(value or None)
+        # One expression per field rather than a loop over them: a third less time.
+        address = fields[i_address].strip() if i_address is not None else ""
+        city = fields[i_city].strip() if i_city is not None else ""
+        state = fields[i_state].strip() if i_state is not None else ""
+        postal_code = fields[i_postal_code].strip() if i_postal_code is not None else ""
+        country = fields[i_country].strip() if i_country is not None else ""
+        if (
+            len(address) > max_address
+            or len(city) > max_city
+            or len(state) > max_state
+            or len(postal_code) > max_postal_code
+            or len(country) > max_country
+        ):
+            values = (address, city, state, postal_code, country)
+            for fname, value in zip(OPTIONAL, values, strict=True):
+                limit = MAX_LENGTHS[fname]
+                if len(value) > limit:
+                    errors.append(
+                        (fname, _clip(value), f"{fname} is longer than {limit} characters")
+                    )
         password = fields[i_password] if i_password is not None else ""
         if password:
             if len(password) < MIN_PASSWORD:
@@ -225,7 +241,18 @@ def build_checker(
                 errors.append(("password", REDACTED, "password is longer than 1024 characters"))
         if errors:
             return errors
-        return (name, email, phone or None, *values, password or None)
+        return (
+            line,
+            name,
+            email,
+            phone or None,
+            address or None,
+            city or None,
+            state or None,
+            postal_code or None,
+            country or None,
+            password or None,
+        )
 
     return check
 

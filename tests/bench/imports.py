@@ -14,15 +14,19 @@ the importer's peak RSS at most 150 MB.
   customer. The end-to-end time from the POST to the job's terminal state (queueing and
   the outbox relay included) is reported beside it. Each round imports into a fresh
   organisation (all rows are new customers): S3 stream, parse and validate in a thread,
-  and batch by batch, while the thread reads on, COPY into a temporary staging table and
-  the set-wise merge into ``catalog.customers`` with its indexes (primary key
-  (org_id, id), (org_id, lower(email)) unique, (org_id, created_at, id)), two batches'
-  transactions at a time (ATTACHE_IMPORT_CONCURRENT_BATCHES), whose
-  maintenance the baseline doesn't pay. The job's timings say how long the batches'
+  and batch by batch, while the thread reads on, COPY into ``catalog.customers`` (or,
+  once a batch runs into a duplicate, into a temporary staging table and a set-wise
+  merge) with its indexes (primary key (org_id, id), (org_id, lower(email)) unique,
+  (org_id, created_at, id)), two batches' transactions at a time
+  (ATTACHE_IMPORT_CONCURRENT_BATCHES), whose maintenance the baseline doesn't pay. The job's timings say how long the batches'
   transactions took, added up over the connections (``batch_db_seconds``, more than the
   reading time when they overlap).
 - ``peak_rss_mib``: the importer process's VmHWM (reset with ``clear_refs`` before the
   import) and the largest VmRSS sampled every 50 ms.
+- ``instructions``: the importer's instructions per row of a 50,000-row import, counted
+  under callgrind (tests/bench/instructions.py) in a second importer process that
+  replaces the first for it: a figure of the importer's own cost per row that the
+  machine's drifting speed can't move (PostgreSQL's share is not in it).
 - ``passwords``: 10,000 rows with a password each (scrypt, 2^14, r=8, p=1, the
   importer's default) imported the same way, and the hashing rate of the importer's
   PasswordHasher in this process with 1 and with 2 pool processes (the scaling).
@@ -52,6 +56,7 @@ import aiohttp
 from attache_core.s3 import BOTO_CONFIG
 from attache_importer.passwords import PasswordHasher, ScryptCost
 from attache_importer.worker import IMPORT_QUEUE
+from tests.bench import instructions
 from tests.bench.common import Options, median, ratio
 from tests.bench.stack import (
     INTERNAL_SECRET,
@@ -67,6 +72,7 @@ TARGET_ROWS_PER_S = 100_000
 TARGET_RSS_MB = 150
 ROWS = int(os.environ.get("ATTACHE_BENCH_IMPORT_ROWS", "1000000"))
 PASSWORD_ROWS = int(os.environ.get("ATTACHE_BENCH_PASSWORD_ROWS", "10000"))
+COUNTED_ROWS = 50_000
 HASH_SAMPLE = 96
 BUCKET = "csv-imports"
 HEADER = "full_name,email,phone,address,city,state,postal_code,country"
@@ -305,6 +311,34 @@ async def hashing_rate(workers: int) -> float:
         hasher.close()
 
 
+async def count_instructions(stack: BenchStack) -> dict[str, Any]:
+    """The importer's instructions per row of one import (untimed, under callgrind)."""
+    if not instructions.available():
+        return {"skipped": f"needs {' and '.join(instructions.TOOLS)} (Debian's valgrind)"}
+    assert stack.workdir is not None
+    path, warm_path = stack.workdir / "customers-counted.csv", stack.workdir / "warm-up.csv"
+    size = await asyncio.to_thread(write_customers_csv, path, COUNTED_ROWS)
+    warm_size = await asyncio.to_thread(write_customers_csv, warm_path, 2_000)
+    out_file = stack.workdir / "callgrind.importer.out"
+    counted = stack.restart_importer(wrapper=instructions.callgrind_wrapper(out_file))
+    try:
+        await wait_for_importer(stack)
+        await run_import(stack, warm_path, warm_size)  # first imports run colder code
+        await asyncio.to_thread(instructions.instrument, counted, "on")
+        result = await run_import(stack, path, size)
+        await asyncio.to_thread(instructions.instrument, counted, "off")
+    finally:
+        await asyncio.to_thread(counted.stop, 120.0)  # callgrind writes its file on exit
+        stack.restart_importer()  # a plain importer again, for whatever runs next
+    if result["job"]["created_rows"] != COUNTED_ROWS:
+        raise RuntimeError(f"the counted import did not complete: {result['job']}")
+    total = instructions.read_total(out_file)
+    return {
+        "rows": COUNTED_ROWS,
+        "importer_k_instructions_per_row": round(total / COUNTED_ROWS / 1000, 1),
+    }
+
+
 async def run(stack: BenchStack, opts: Options) -> dict[str, Any]:
     assert stack.workdir is not None
     rounds = max(1, min(opts.rounds, 2))
@@ -352,6 +386,10 @@ async def run(stack: BenchStack, opts: Options) -> dict[str, Any]:
         rates[workers] = await hashing_rate(workers)
         progress(f"  scrypt with {workers} pool process(es): {rates[workers]:.1f} hashes/s")
 
+    progress("  importer instructions per row under callgrind (about a minute)")
+    counted = await count_instructions(stack)
+    progress(f"  importer instructions: {counted}")
+
     first = results[0]["job"]
     return {
         "rows": ROWS,
@@ -371,6 +409,7 @@ async def run(stack: BenchStack, opts: Options) -> dict[str, Any]:
             # to what else runs on the machine.
             "cpu_us_per_row": [r["cpu_us_per_row"] for r in results],
             "progress_update_max_gap_s": max((r["progress_max_gap_s"] or 0) for r in results),
+            "instructions": counted,
         },
         "ratio_import_to_copy": ratio(import_rows_per_s, copy_rows_per_s),
         "target_ratio_min": TARGET_RATIO,

@@ -13,6 +13,10 @@ start-up runs at a few times its usual cost, not fifty), warmed up, then
 off again; the count is read from the output file when the process exits. OpenSSL
 picks a plain C SHA-256 under valgrind, so the presign count has a few more thousand
 instructions for its signature than the hardware runs.
+
+The import worker is counted the same way, per row of one import (tests/bench/imports.py).
+There is no baseline process to divide by, but the count moves only when the importer's
+code does: two versions of it compare across runs, whatever the machine did meanwhile.
 """
 
 from __future__ import annotations
@@ -51,7 +55,18 @@ async def _send(url: str, headers: dict[str, str], body: bytes, count: int, conc
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-def _instrument(service: Service, state: str) -> None:
+def callgrind_wrapper(out_file: Path) -> list[str]:
+    """The command prefix running a process under callgrind, instrumentation off."""
+    return [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out_file}",
+    ]
+
+
+def instrument(service: Service, state: str) -> None:
+    """Switches counting "on" or "off" in the callgrind process of `service`."""
     subprocess.run(
         ["callgrind_control", f"--instr={state}", str(service.pid)],
         check=True,
@@ -60,7 +75,7 @@ def _instrument(service: Service, state: str) -> None:
     )
 
 
-def _total(out_file: Path) -> int:
+def read_total(out_file: Path) -> int:
     """The `totals:` line callgrind writes when the process ends."""
     for line in out_file.read_text().splitlines():
         if line.startswith("totals:"):
@@ -84,22 +99,18 @@ async def instructions_per_request(
     assert stack.workdir is not None
     out_file = stack.workdir / f"callgrind.{name}.out"
     argv, env, _ = command
-    wrapper = [
-        "valgrind",
-        "--tool=callgrind",
-        "--instr-atstart=no",
-        f"--callgrind-out-file={out_file}",
-    ]
-    service = await stack.start_service(f"{name}-callgrind", command, wrapper=wrapper)
+    service = await stack.start_service(
+        f"{name}-callgrind", command, wrapper=callgrind_wrapper(out_file)
+    )
     try:
         url = service.url + path
         await _send(url, headers, body, warmup, concurrency)
-        await asyncio.to_thread(_instrument, service, "on")
+        await asyncio.to_thread(instrument, service, "on")
         await _send(url, headers, body, requests, concurrency)
-        await asyncio.to_thread(_instrument, service, "off")
+        await asyncio.to_thread(instrument, service, "off")
     finally:
         await asyncio.to_thread(service.stop, 120.0)  # callgrind writes its file on exit
-    return _total(out_file) / requests
+    return read_total(out_file) / requests
 
 
 async def compare(

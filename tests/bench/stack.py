@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,13 +183,7 @@ class BenchStack:
         )
         self.gateway = self._spawn("gateway", *self.gateway_command(gateway_port))
         self.baseline = self._spawn("baseline", *self.baseline_command(baseline_port))
-        # The import worker has no HTTP port; benchmarks wait for its queue consumer.
-        importer_env = dict(env)
-        if concurrent := os.environ.get("ATTACHE_BENCH_IMPORT_CONCURRENT_BATCHES"):
-            importer_env["ATTACHE_IMPORT_CONCURRENT_BATCHES"] = concurrent  # to compare
-        self.importer = self._spawn(
-            "importer", [sys.executable, "-m", "attache_importer"], importer_env, ""
-        )
+        self.restart_importer()
         await asyncio.gather(
             self._wait_ready(self.catalog, "/ready"),
             self._wait_ready(self.gateway, "/ready"),
@@ -218,6 +213,18 @@ class BenchStack:
         """(argv, environment, URL) of an empty-handler baseline process on `port`."""
         argv = [sys.executable, str(EMPTY_SERVER), "--port", str(port)]
         return argv, self._service_env(), f"http://127.0.0.1:{port}"
+
+    def restart_importer(self, wrapper: Sequence[str] = ()) -> Service:
+        """(Re)starts the import worker, under `wrapper` (say, a profiler) if given. It has
+        no HTTP port: benchmarks wait for its queue consumer."""
+        if self.importer is not None:
+            self.importer.stop()
+        env = self._service_env()
+        if concurrent := os.environ.get("ATTACHE_BENCH_IMPORT_CONCURRENT_BATCHES"):
+            env["ATTACHE_IMPORT_CONCURRENT_BATCHES"] = concurrent  # to compare
+        argv = [*wrapper, sys.executable, "-m", "attache_importer"]
+        self.importer = self._spawn("importer", argv, env, "")
+        return self.importer
 
     async def start_service(
         self, name: str, command: tuple[list[str], dict[str, str], str], *, wrapper: list[str]

@@ -256,8 +256,8 @@ async def _copy_customers(
 ) -> None:
     """Rows as new customers, as _INSERT makes them (the id from the row's line)."""
     prefix, org_id = target.id_prefix, target.org_id
-    # Each field named: `(…, *r[1:], …)` builds a list and a slice per row (0.9 µs
-    # against 0.3 µs; a tenth of the importer's CPU per row).
+    # Each field named: `(…, *r[1:], …)` built a slice and a list per row (0.9 µs per
+    # row against 0.3 µs, measured with timeit).
     records = [
         (
             f"{prefix}{line:015x}",

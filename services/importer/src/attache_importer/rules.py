@@ -152,8 +152,8 @@ def build_checker(
     columns: Columns, *, phone_format: str = "digits_only"
 ) -> Callable[[int, list[str]], Row | list[RowError]]:
     """A function checking one record's fields (found on `line`): the clean row, or its
-    errors. The row is built once, in its final shape: rebuilding tuples (`(line, *row)`)
-    cost a fifth of the check."""
+    errors. The row is built once, in its final shape, and the optional fields are read
+    one by one rather than in a loop: with both, a check takes a fifth less time."""
     idx = columns.index
     width = len(columns.header)
     i_name = idx.get("full_name")
@@ -211,7 +211,6 @@ def build_checker(
                 errors.append(
                     ("phone", _clip(phone), "phone may hold only digits, spaces and +()-.")
                 )
-        # One expression per field rather than a loop over them: a third less time.
         address = fields[i_address].strip() if i_address is not None else ""
         city = fields[i_city].strip() if i_city is not None else ""
         state = fields[i_state].strip() if i_state is not None else ""

@@ -17,35 +17,21 @@ from attache_catalog.app import MIGRATIONS
 from attache_core.db import migrate
 from attache_devstack.seed import COLUMNS, generate
 
-# The bodies as migrations 007 and 011 created them.
-OLD_FUNCTIONS = r"""
-CREATE FUNCTION pg_temp.search_document_007(
-    filename text, sender_name text, sender_email text, email_subject text,
-    key_terms text[], extracted_metadata jsonb
-) RETURNS tsvector LANGUAGE sql IMMUTABLE AS $$
-    SELECT to_tsvector('simple'::regconfig,
-        regexp_replace(coalesce(filename, ''), '[^[:alnum:]]+', ' ', 'g') || ' ' ||
-        coalesce(sender_name, '') || ' ' ||
-        regexp_replace(coalesce(sender_email, ''), '[@.]', ' ', 'g') || ' ' ||
-        coalesce(email_subject, '') || ' ' ||
-        array_to_string(key_terms, ' ') || ' ' ||
-        regexp_replace(coalesce(extracted_metadata::text, ''), '"[A-Za-z]+":|[{}",]', ' ', 'g'))
-$$;
-CREATE FUNCTION pg_temp.metadata_amount_007(metadata jsonb) RETURNS numeric
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN v ~ '^-?[0-9]{1,15}(\.[0-9]{1,6})?$' THEN v::numeric END
-    FROM (SELECT coalesce(metadata->>'amount', metadata->>'total') AS v) s
-$$;
-CREATE FUNCTION pg_temp.phrase_keys_011(org_id text, sort_date timestamptz, document tsvector)
-RETURNS tsvector LANGUAGE sql IMMUTABLE AS $$
-    WITH words AS (SELECT w.lexeme, p FROM unnest(document) w, unnest(w.positions) p
-                   WHERE catalog.phrase_word(w.lexeme))
-    SELECT coalesce(array_to_tsvector(array_agg(DISTINCT prefix || a.lexeme || ' ' || b.lexeme)),
-                    ''::tsvector)
-    FROM (SELECT catalog.phrase_key_prefix(org_id, catalog.month_number(sort_date)) AS prefix) k,
-         words a JOIN words b ON b.p = a.p + 1
-$$;
-"""
+
+def old_definitions() -> str:
+    """The three functions as migrations 007 and 011 created them, as pg_temp.*_old."""
+    statements = []
+    for migration, name in (
+        ("007_library_search.sql", "search_document"),
+        ("007_library_search.sql", "metadata_amount"),
+        ("011_library_covering_and_phrases.sql", "phrase_keys"),
+    ):
+        text = (MIGRATIONS / migration).read_text()
+        start = text.index(f"CREATE FUNCTION catalog.{name}(")
+        end = text.index("$$;", text.index("$$", start) + 2) + 3
+        statements.append(text[start:end].replace(f"catalog.{name}(", f"pg_temp.{name}_old(", 1))
+    return "\n".join(statements)
+
 
 EDGE_CASES = [
     # filename, sender_name, sender_email, email_subject, key_terms, extracted_metadata
@@ -67,7 +53,7 @@ EDGE_CASES = [
 async def conn(database_url):
     await migrate(database_url, "catalog", MIGRATIONS)
     connection = await asyncpg.connect(database_url)
-    await connection.execute(OLD_FUNCTIONS)
+    await connection.execute(old_definitions())
     yield connection
     await connection.close()
 
@@ -93,11 +79,11 @@ async def test_the_new_bodies_give_the_old_results(conn):
     assert sum(1 for case in inputs[len(EDGE_CASES) :] if case[5]) > 10  # seeded invoices
     rows = await conn.fetch(
         """SELECT catalog.search_document(f, sn, se, es, kt, md)::text AS doc,
-                  pg_temp.search_document_007(f, sn, se, es, kt, md)::text AS doc_007,
+                  pg_temp.search_document_old(f, sn, se, es, kt, md)::text AS doc_old,
                   catalog.metadata_amount(md) AS amount,
-                  pg_temp.metadata_amount_007(md) AS amount_007,
-                  catalog.phrase_keys('org-a', d, pg_temp.search_document_007(f, sn, se, es, kt, md))::text AS keys,
-                  pg_temp.phrase_keys_011('org-a', d, pg_temp.search_document_007(f, sn, se, es, kt, md))::text AS keys_011
+                  pg_temp.metadata_amount_old(md) AS amount_old,
+                  catalog.phrase_keys('org-a', d, pg_temp.search_document_old(f, sn, se, es, kt, md))::text AS keys,
+                  pg_temp.phrase_keys_old('org-a', d, pg_temp.search_document_old(f, sn, se, es, kt, md))::text AS keys_old
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                        $7::timestamptz[]) AS t(f, sn, se, es, ktj, mdj, d),
                 LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(ktj::jsonb)),
@@ -114,9 +100,9 @@ async def test_the_new_bodies_give_the_old_results(conn):
     assert len(rows) == len(inputs)
     for row, case in zip(rows, inputs, strict=True):
         assert (row["doc"], row["amount"], row["keys"]) == (
-            row["doc_007"],
-            row["amount_007"],
-            row["keys_011"],
+            row["doc_old"],
+            row["amount_old"],
+            row["keys_old"],
         ), case
     # Not a comparison of NULLs: the cases reach every branch.
     amounts = [None if r["amount"] is None else str(r["amount"]) for r in rows]
